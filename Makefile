@@ -1,0 +1,93 @@
+# pipeserve: `make serve` trains (if needed) and serves the example; `make test` checks everything.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+CONSTRAINTS := requirements/constraints.txt
+SHARED ?= ../shared
+PIP_FLAGS ?= --quiet
+# dvc runs stage commands (`python`, `pipeserve`) from the project's environment.
+export PATH := $(BIN):$(PATH)
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install $(PIP_FLAGS) --upgrade pip
+
+$(VENV)/.train: $(VENV)/bin/python pyproject.toml $(CONSTRAINTS)
+	$(BIN)/pip install $(PIP_FLAGS) -c $(CONSTRAINTS) -e '.[train]'
+	touch $@
+
+$(VENV)/.dev: $(VENV)/bin/python pyproject.toml $(CONSTRAINTS)
+	$(BIN)/pip install $(PIP_FLAGS) -c $(CONSTRAINTS) -e '.[dev]'
+	touch $@ $(VENV)/.train
+
+.PHONY: install
+install: $(VENV)/.train ## create .venv with the project and its training tools
+
+.PHONY: models
+models: $(VENV)/.train ## run the DVC pipeline (prepare, train, evaluate, bundle) if anything changed
+	$(BIN)/dvc repro
+
+.PHONY: serve
+serve: models ## train if needed, then serve the models on 127.0.0.1:8080 with Gunicorn
+	$(BIN)/pipeserve serve
+
+.PHONY: dev
+dev: models ## Flask's development server with reload
+	$(BIN)/flask --app pipeserve.api run --port $${PIPESERVE_PORT:-8080} --debug
+
+.PHONY: test
+test: $(VENV)/.dev lint typecheck pytest bandit audit ## everything CI runs
+
+.PHONY: lint
+lint: $(VENV)/.dev ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+.PHONY: format
+format: $(VENV)/.dev ## apply ruff's formatting and fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+.PHONY: typecheck
+typecheck: $(VENV)/.dev ## mypy (strict) over src
+	$(BIN)/mypy
+
+.PHONY: pytest
+pytest: $(VENV)/.dev ## the test suite with branch coverage
+	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
+
+.PHONY: bandit
+bandit: $(VENV)/.dev ## security lint of the package
+	$(BIN)/bandit -q -c pyproject.toml -r src
+
+.PHONY: audit
+audit: $(VENV)/.dev ## offline vulnerability audit of the locked dependencies
+	$(BIN)/python tools/offline_audit.py --lock $(CONSTRAINTS) --db-dir $(SHARED)/data/vulnerability-db --skip pipeserve
+
+.PHONY: audit-online
+audit-online: $(VENV)/.dev ## pip-audit against the online advisory service (needs internet)
+	$(BIN)/pip-audit --strict -r $(CONSTRAINTS)
+
+.PHONY: lock
+lock: ## re-resolve the newest allowed dependencies into requirements/constraints.txt
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install $(PIP_FLAGS) '.[dev]'
+	{ echo "# Resolved by 'make lock'; every environment installs with -c this file."; \
+	  .lock-venv/bin/pip freeze --exclude pipeserve | LC_ALL=C sort -f; } > $(CONSTRAINTS)
+	rm -rf .lock-venv
+
+.PHONY: docs
+docs: $(VENV)/.dev ## regenerate the README's settings table from pipeserve.settings
+	$(BIN)/python tools/readme_settings.py README.md
+
+.PHONY: clean
+clean: ## remove the environment and caches (not data or models)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -1,0 +1,34 @@
+"""Gunicorn configuration, taken from the ``PIPESERVE_*`` settings.
+
+Use: ``gunicorn -c python:pipeserve.api.gunicorn_conf 'pipeserve.api:create_app()'`` (what
+``pipeserve serve``, the container image and the Kubernetes manifests run). A Gunicorn config is
+read by importing it, so unlike the rest of the package this module reads settings at import.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pipeserve.settings import Settings
+
+_settings = Settings()
+
+bind = f"{_settings.host}:{_settings.port}"
+workers = _settings.workers
+threads = _settings.threads
+# gthread: a slow prediction does not block health checks on the same worker.
+worker_class = "gthread"
+timeout = _settings.timeout
+graceful_timeout = _settings.graceful_timeout
+keepalive = 5
+# The heartbeat file must live on a writable filesystem; /dev/shm is one even when the root
+# filesystem is read-only (as in the container).
+# Only Gunicorn's heartbeat files go there, never data.
+_SHM = "/dev/shm"  # noqa: S108  # nosec B108
+worker_tmp_dir = _SHM if os.path.isdir(_SHM) else None
+# Application logs are JSON lines from pipeserve itself; Gunicorn's own go to stderr.
+errorlog = "-"
+loglevel = _settings.log_level.lower()
+accesslog = None
+# Never tell clients which server software (and version) answers.
+proc_name = "pipeserve"

@@ -1,0 +1,146 @@
+"""The only table from error to HTTP status, and the one renderer of RFC 9457 problems.
+
+Inside the package errors are typed (``pipeserve.errors``) and know nothing of HTTP; here each
+type gets its status once. Unexpected exceptions become a generic 500 that carries the request id
+(for the logs) and never the exception's text, type or stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from flask import Flask, Response, g
+from werkzeug.exceptions import HTTPException
+
+from pipeserve import errors
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+# Most specific class first: the first ``isinstance`` match wins.
+STATUS_BY_ERROR: tuple[tuple[type[errors.PipeserveError], HTTPStatus], ...] = (
+    (errors.MalformedRequestError, HTTPStatus.BAD_REQUEST),
+    (errors.InvalidInputError, HTTPStatus.UNPROCESSABLE_ENTITY),
+    (errors.PayloadTooLargeError, HTTPStatus.REQUEST_ENTITY_TOO_LARGE),
+    (errors.UnsupportedMediaTypeError, HTTPStatus.UNSUPPORTED_MEDIA_TYPE),
+    (errors.RequestError, HTTPStatus.BAD_REQUEST),
+    (errors.ModelNotFoundError, HTTPStatus.NOT_FOUND),
+    (errors.ModelNotReadyError, HTTPStatus.SERVICE_UNAVAILABLE),
+    # Raised only at start-up or in training; if one escapes into a request it is our fault.
+    (errors.BundleIntegrityError, HTTPStatus.INTERNAL_SERVER_ERROR),
+    (errors.UntrustedTypeError, HTTPStatus.INTERNAL_SERVER_ERROR),
+    (errors.BundleError, HTTPStatus.INTERNAL_SERVER_ERROR),
+    (errors.ConfigurationError, HTTPStatus.INTERNAL_SERVER_ERROR),
+    (errors.TrainingError, HTTPStatus.INTERNAL_SERVER_ERROR),
+    (errors.PipeserveError, HTTPStatus.INTERNAL_SERVER_ERROR),
+)
+
+# What a client can do about an HTTP error raised by routing or Werkzeug itself.
+_HTTP_HINTS: dict[int, str] = {
+    404: "No such route; see /docs for the API.",
+    405: "This route does not accept that method; see /docs for the API.",
+}
+
+
+def status_for(error: errors.PipeserveError) -> HTTPStatus:
+    """The HTTP status of a pipeserve error."""
+    for error_type, status in STATUS_BY_ERROR:
+        if isinstance(error, error_type):
+            return status
+    return HTTPStatus.INTERNAL_SERVER_ERROR  # pragma: no cover - PipeserveError is in the table
+
+
+def problem(status: int, detail: str, code: str, extra: dict[str, Any] | None = None) -> Response:
+    """An ``application/problem+json`` response."""
+    body: dict[str, Any] = {
+        "type": f"urn:pipeserve:problem:{code}",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    request_id = g.get("request_id")
+    if request_id:
+        body["request_id"] = request_id
+    if extra:
+        body.update(extra)
+    return Response(orjson.dumps(body), status=status, mimetype=PROBLEM_MEDIA_TYPE)
+
+
+def _pipeserve_error(error: errors.PipeserveError) -> Response:
+    status = status_for(error)
+    if status == HTTPStatus.INTERNAL_SERVER_ERROR:
+        logger.error("request failed: %s", error.message, exc_info=error)
+        return _internal()
+    return problem(status, error.message, error.code, error.details or None)
+
+
+def _http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    if status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
+        limit = g.get("max_body_bytes")
+        return problem(
+            status,
+            f"the request body is larger than the limit of {limit} bytes "
+            "(PIPESERVE_MAX_BODY_BYTES); send fewer instances per request",
+            errors.PayloadTooLargeError.code,
+            {"limit_bytes": limit} if limit else None,
+        )
+    if status >= 500:
+        return _internal()
+    detail = _HTTP_HINTS.get(status, error.description or HTTPStatus(status).phrase)
+    response = problem(status, detail, HTTPStatus(status).name.lower())
+    if status == HTTPStatus.METHOD_NOT_ALLOWED:
+        allowed = error.get_headers()
+        for name, value in allowed:
+            if name.lower() == "allow":
+                response.headers["Allow"] = value
+    return response
+
+
+def _unexpected(error: Exception) -> Response:
+    logger.error("unexpected error while handling the request", exc_info=error)
+    return _internal()
+
+
+def _internal() -> Response:
+    return problem(
+        HTTPStatus.INTERNAL_SERVER_ERROR,
+        "the server failed to handle the request; report the request_id to the operators",
+        "internal_error",
+    )
+
+
+def register_problem_handlers(app: Flask) -> None:
+    """Render every error raised while handling a request as a problem document."""
+    app.register_error_handler(errors.PipeserveError, _pipeserve_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "An RFC 9457 problem document.",
+    "required": ["type", "title", "status", "detail", "code"],
+    "properties": {
+        "type": {"type": "string", "description": "URN naming the kind of problem."},
+        "title": {"type": "string", "description": "The HTTP status phrase."},
+        "status": {"type": "integer"},
+        "detail": {"type": "string", "description": "What went wrong and how to fix it."},
+        "code": {"type": "string", "description": "Stable machine-readable error code."},
+        "request_id": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "description": "Each invalid field of the request.",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}

@@ -1,0 +1,193 @@
+"""Write, verify and load bundles.
+
+A bundle is a directory: ``pipeline.skops`` (the fitted scikit-learn pipeline, persisted with
+skops, never pickle) and ``bundle.json`` (its :class:`~pipeserve.bundle.manifest.Manifest`).
+Loading reads each file's bytes once, checks them against the recorded sha256 and only then
+deserialises those same bytes, trusting nothing beyond ``pipeserve.bundle.trusted``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import skops.io
+from pydantic import ValidationError
+
+from pipeserve.bundle.manifest import MANIFEST_FILE, PIPELINE_FILE, FileDigest, Manifest
+from pipeserve.bundle.trusted import TRUSTED_TYPES
+from pipeserve.bundle.versions import library_versions
+from pipeserve.errors import BundleError, BundleIntegrityError, UntrustedTypeError
+
+logger = logging.getLogger(__name__)
+
+# Libraries whose version change can alter how a persisted estimator behaves.
+_VERSION_SENSITIVE = ("scikit-learn", "numpy", "scipy", "skops")
+
+
+@dataclass(frozen=True)
+class LoadedBundle:
+    """A verified bundle: its manifest, the fitted pipeline, and any library-version drift."""
+
+    directory: Path
+    manifest: Manifest
+    pipeline: Any
+    version_warnings: list[str] = field(default_factory=list)
+
+
+def sha256_hex(data: bytes) -> str:
+    """Hex sha256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_bundle(directory: Path, pipeline: Any, manifest: Manifest) -> Manifest:
+    """Persist ``pipeline`` with ``manifest`` as a bundle at ``directory`` and return the manifest
+    as written (with file digests filled in).
+
+    The bundle is assembled in a temporary sibling directory and moved into place, so a reader
+    never sees half a bundle and an interrupted run leaves the previous bundle intact.
+    """
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    payload = skops.io.dumps(pipeline)
+    digests = {PIPELINE_FILE: FileDigest(sha256=sha256_hex(payload), size=len(payload))}
+    written = manifest.model_copy(update={"files": digests})
+    # A dot-name next to the target: same filesystem (so the rename is atomic), and ignored by
+    # the model store. Created with the umask's permissions, so other users (the server) can read.
+    staging = directory.parent / f".{directory.name}-{uuid.uuid4().hex}"
+    staging.mkdir()
+    try:
+        (staging / PIPELINE_FILE).write_bytes(payload)
+        (staging / MANIFEST_FILE).write_bytes(manifest_bytes(written))
+        _replace_directory(staging, directory)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return written
+
+
+def manifest_bytes(manifest: Manifest) -> bytes:
+    """``bundle.json`` as written: indented, sorted keys, trailing newline (diff-friendly)."""
+    data = manifest.model_dump(mode="json")
+    return orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+
+
+def _replace_directory(source: Path, target: Path) -> None:
+    if target.exists():
+        retired = target.with_name(f".{target.name}.old")
+        shutil.rmtree(retired, ignore_errors=True)
+        target.rename(retired)
+        source.rename(target)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        source.rename(target)
+
+
+def read_manifest(directory: Path) -> Manifest:
+    """Parse ``bundle.json`` without checking the other files.
+
+    Raises :class:`BundleError` when the file is missing or not a valid manifest.
+    """
+    path = Path(directory) / MANIFEST_FILE
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError as error:
+        raise BundleError(
+            f"{path} does not exist: {directory} is not a bundle (run `dvc repro` to build it)",
+            path=str(path),
+        ) from error
+    try:
+        return Manifest.model_validate_json(raw)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in error.errors()
+        )
+        raise BundleError(
+            f"{path} is not a valid bundle manifest: {problems}", path=str(path)
+        ) from error
+
+
+def _read_verified(directory: Path, manifest: Manifest) -> dict[str, bytes]:
+    if PIPELINE_FILE not in manifest.files:
+        raise BundleError(
+            f"{directory / MANIFEST_FILE} does not list {PIPELINE_FILE}: the bundle is incomplete",
+            path=str(directory),
+        )
+    contents: dict[str, bytes] = {}
+    for name, digest in manifest.files.items():
+        path = directory / name
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            raise BundleError(f"bundle file name {name!r} escapes the bundle", path=str(directory))
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError as error:
+            raise BundleError(
+                f"{path} is missing: the bundle is incomplete", path=str(path)
+            ) from error
+        actual = sha256_hex(data)
+        if actual != digest.sha256:
+            raise BundleIntegrityError(
+                f"{path} does not match its recorded sha256 (expected {digest.sha256}, found "
+                f"{actual}): the bundle was modified after training; refusing to load it",
+                path=str(path),
+                expected=digest.sha256,
+                actual=actual,
+            )
+        contents[name] = data
+    return contents
+
+
+def verify_bundle(directory: Path) -> Manifest:
+    """Check that every file recorded in the manifest exists with its recorded sha256.
+
+    Raises :class:`BundleError` (or its subclass :class:`BundleIntegrityError`) otherwise.
+    """
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    _read_verified(directory, manifest)
+    return manifest
+
+
+def load_bundle(directory: Path) -> LoadedBundle:
+    """Verify and load a bundle.
+
+    Raises :class:`BundleError` for a missing, incomplete or tampered bundle and
+    :class:`UntrustedTypeError` when the pipeline refers to a type we do not trust.
+    """
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    payload = _read_verified(directory, manifest)[PIPELINE_FILE]
+    try:
+        untrusted = set(skops.io.get_untrusted_types(data=payload))
+    except Exception as error:  # skops raises several unrelated types for a corrupt archive
+        raise BundleError(
+            f"{directory / PIPELINE_FILE} is not a readable skops file", path=str(directory)
+        ) from error
+    refused = sorted(untrusted - TRUSTED_TYPES)
+    if refused:
+        raise UntrustedTypeError(
+            f"{directory / PIPELINE_FILE} refers to types outside pipeserve's trusted list: "
+            f"{', '.join(refused)}",
+            path=str(directory),
+            types=refused,
+        )
+    pipeline = skops.io.loads(payload, trusted=sorted(untrusted))
+    drift = version_drift(manifest.library_versions, library_versions())
+    for message in drift:
+        logger.warning("bundle %s: %s", manifest.name, message)
+    return LoadedBundle(directory, manifest, pipeline, drift)
+
+
+def version_drift(trained: dict[str, str], running: dict[str, str]) -> list[str]:
+    """Describe each version-sensitive library whose version differs from training."""
+    return [
+        f"{library} {running.get(library, 'missing')} differs from the training version "
+        f"{trained[library]}; predictions may differ"
+        for library in _VERSION_SENSITIVE
+        if library in trained and trained[library] != running.get(library)
+    ]

@@ -1,0 +1,77 @@
+"""``bundle.json``: what a bundle promises about the pipeline inside it.
+
+The manifest is the contract between training and serving: the server builds request validation,
+the OpenAPI document and model metadata from it alone, without looking into the pipeline. It is
+written by training and never edited by hand; ``files`` pins every other file by sha256.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FORMAT_VERSION: Literal[1] = 1
+MANIFEST_FILE = "bundle.json"
+PIPELINE_FILE = "pipeline.skops"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FeatureSpec(_Frozen):
+    """One input column as seen in training."""
+
+    name: str
+    dtype: Literal["float64", "int64", "string"]
+    minimum: float | None = Field(default=None, description="Smallest value seen in training.")
+    maximum: float | None = Field(default=None, description="Largest value seen in training.")
+    description: str | None = None
+
+
+class FileDigest(_Frozen):
+    """Size and sha256 of one file of the bundle."""
+
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int = Field(ge=0)
+
+
+class InputDigest(_Frozen):
+    """A training input as DVC identifies it (md5 of the file, as in ``dvc.lock``)."""
+
+    path: str
+    md5: str
+
+
+class Lineage(_Frozen):
+    """Where the pipeline came from, so a served prediction can be traced to data and code."""
+
+    git_revision: str | None = None
+    git_dirty: bool | None = None
+    inputs: list[InputDigest] = Field(default_factory=list)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class Manifest(_Frozen):
+    """The parsed ``bundle.json``."""
+
+    format_version: Literal[1] = FORMAT_VERSION
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+    version: str = Field(min_length=1, max_length=64)
+    created_at: datetime
+    task: Literal["classification"] = "classification"
+    estimator: str
+    classes: list[str] = Field(min_length=2)
+    features: list[FeatureSpec] = Field(min_length=1)
+    example: dict[str, Any] = Field(description="One real training row, used in the API docs.")
+    metrics: dict[str, Any] | None = None
+    lineage: Lineage = Field(default_factory=Lineage)
+    library_versions: dict[str, str]
+    files: dict[str, FileDigest] = Field(default_factory=dict)
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Input column names in the order the pipeline expects them."""
+        return [feature.name for feature in self.features]

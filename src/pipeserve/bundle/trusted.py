@@ -1,0 +1,20 @@
+"""The types a bundle may contain beyond those skops trusts by default.
+
+skops already trusts scikit-learn's public estimators, NumPy and SciPy containers. Everything
+else a pipeline refers to must be named here, one fully qualified name per line, after review:
+a bundle referring to anything else is refused before it is deserialised. Adding a transformer
+to ``pipeserve.features`` means adding it here, and a test fails until that is done.
+"""
+
+from __future__ import annotations
+
+TRUSTED_TYPES: frozenset[str] = frozenset(
+    {
+        # our own feature engineering
+        "pipeserve.features.interactions.ProductFeatures",
+        # private helpers that scikit-learn's public estimators are built from
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.calibration._SigmoidCalibration",
+        "sklearn.tree._tree.Tree",
+    }
+)

@@ -1,0 +1,189 @@
+"""pipeserve's own JSON protocol: named features in, labels and named probabilities out.
+
+Request::
+
+    {"instances": [{"sepal_length": 5.1, ...}], "probabilities": true}
+
+Response::
+
+    {"model": {"name": "iris", "version": "1"},
+     "predictions": [{"label": "setosa", "probabilities": {"setosa": 0.97, ...}}]}
+
+Pure: bytes in, plain data out; no Flask.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from pipeserve.bundle.manifest import FeatureSpec, Lineage, Manifest
+from pipeserve.errors import InvalidInputError, MalformedRequestError
+from pipeserve.inference.predictor import Prediction
+from pipeserve.inference.registry import ModelEntry
+from pipeserve.inference.schema import describe_errors, schema_title, summarize_errors
+
+
+@dataclass(frozen=True)
+class PredictRequest:
+    """A decoded, validated prediction request."""
+
+    rows: list[dict[str, Any]]
+    probabilities: bool
+
+
+class FriendlyCodec:
+    """Decode prediction requests for one model version; encode its predictions."""
+
+    def __init__(self, entry: ModelEntry, max_instances: int) -> None:
+        if entry.manifest is None or entry.validator is None:
+            raise ValueError(f"model {entry.name!r} is not ready; it has no input schema")
+        self.manifest: Manifest = entry.manifest
+        self.max_instances = max_instances
+        self.request_model: type[BaseModel] = create_model(
+            schema_title(entry.name, "PredictRequest"),
+            __config__=ConfigDict(
+                extra="forbid",
+                strict=True,
+                json_schema_extra={"example": {"instances": [self.manifest.example]}},
+            ),
+            instances=(
+                list[entry.validator.model],  # type: ignore[name-defined]
+                Field(
+                    min_length=1,
+                    max_length=max_instances,
+                    description=f"The rows to score, 1 to {max_instances}.",
+                ),
+            ),
+            probabilities=(
+                bool,
+                Field(default=True, description="Include class probabilities per prediction."),
+            ),
+        )
+
+    def decode(self, body: bytes) -> PredictRequest:
+        """Parse and validate a request body.
+
+        Raises :class:`MalformedRequestError` when the body is not JSON (or not UTF-8) and
+        :class:`InvalidInputError` naming every offending field otherwise.
+        """
+        try:
+            request = self.request_model.model_validate_json(body)
+        except ValidationError as error:
+            if any(e["type"] == "json_invalid" for e in error.errors()):
+                raise MalformedRequestError(
+                    f"the request body is not valid JSON: {error.errors()[0]['msg']}"
+                ) from error
+            errors = describe_errors(error, self.manifest)
+            for item in errors:
+                if item["field"] == "instances" and "at most" in item["message"]:
+                    item["message"] = (
+                        f"has too many rows: at most {self.max_instances} per request "
+                        "(PIPESERVE_MAX_INSTANCES); split the batch"
+                    )
+            raise InvalidInputError(summarize_errors(errors), errors=errors) from error
+        instances = request.instances  # type: ignore[attr-defined]
+        return PredictRequest(
+            rows=[instance.model_dump(by_alias=True) for instance in instances],
+            probabilities=request.probabilities,  # type: ignore[attr-defined]
+        )
+
+    def encode(self, prediction: Prediction) -> dict[str, Any]:
+        """The response document for ``prediction``."""
+        items: list[dict[str, Any]]
+        if prediction.probabilities is None:
+            items = [{"label": label} for label in prediction.labels]
+        else:
+            classes = self.manifest.classes
+            rounded = np.round(prediction.probabilities, 6).tolist()
+            items = [
+                {"label": label, "probabilities": dict(zip(classes, row, strict=True))}
+                for label, row in zip(prediction.labels, rounded, strict=True)
+            ]
+        return {
+            "model": {"name": self.manifest.name, "version": self.manifest.version},
+            "predictions": items,
+        }
+
+
+# --- documented response shapes (for the OpenAPI document) -------------------------------------
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelRef(_Doc):
+    name: str
+    version: str
+
+
+class PredictionItem(_Doc):
+    label: str = Field(description="The predicted class.")
+    probabilities: dict[str, float] | None = Field(
+        default=None, description="Probability of each class; omitted when not requested."
+    )
+
+
+class PredictResponse(_Doc):
+    model: ModelRef
+    predictions: list[PredictionItem]
+
+
+class ModelSummary(_Doc):
+    name: str = Field(description="The name the model is served under.")
+    ready: bool
+    version: str | None = None
+    error: str | None = Field(default=None, description="Why the model is not ready.")
+
+
+class ModelList(_Doc):
+    models: list[ModelSummary]
+
+
+class ModelMetadata(ModelSummary):
+    estimator: str | None = None
+    classes: list[str] = Field(default_factory=list)
+    inputs: list[FeatureSpec] = Field(default_factory=list)
+    example: dict[str, Any] | None = None
+    metrics: dict[str, Any] | None = None
+    lineage: Lineage | None = None
+    created_at: str | None = None
+    library_versions: dict[str, str] = Field(default_factory=dict)
+    warnings: list[str] = Field(
+        default_factory=list, description="Library versions that differ from training."
+    )
+
+
+def summarize(entry: ModelEntry) -> dict[str, Any]:
+    """The model's line in ``GET /api/v1/models``."""
+    manifest = entry.manifest
+    return {
+        "name": entry.name,
+        "ready": entry.ready,
+        "version": manifest.version if manifest else None,
+        "error": entry.error,
+    }
+
+
+def describe(entry: ModelEntry) -> dict[str, Any]:
+    """``GET /api/v1/models/<name>``: everything the manifest says about the model."""
+    document = summarize(entry)
+    manifest = entry.manifest
+    if manifest is None:
+        return document
+    document.update(
+        estimator=manifest.estimator,
+        classes=manifest.classes,
+        inputs=[feature.model_dump(mode="json") for feature in manifest.features],
+        example=manifest.example,
+        metrics=manifest.metrics,
+        lineage=manifest.lineage.model_dump(mode="json"),
+        created_at=manifest.created_at.isoformat(),
+        library_versions=manifest.library_versions,
+        warnings=list(entry.version_warnings),
+    )
+    return document

@@ -1,0 +1,66 @@
+"""Score a trained bundle on held-out data: metrics for ``dvc metrics``, a confusion-matrix
+table for ``dvc plots``.
+
+Evaluation goes through :class:`~pipeserve.inference.predictor.Predictor`, the same code that
+serves requests, so the reported accuracy is the accuracy of what is served.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+
+from pipeserve.bundle.io import load_bundle
+from pipeserve.inference.predictor import Predictor
+from pipeserve.training.data import read_table
+
+
+def compute_metrics(actual: list[str], predicted: list[str], classes: list[str]) -> dict[str, Any]:
+    """Accuracy, macro-averaged precision/recall/F1 and the same per class."""
+    precision, recall, f1, support = precision_recall_fscore_support(
+        actual, predicted, labels=classes, zero_division=0
+    )
+    macro = precision_recall_fscore_support(
+        actual, predicted, labels=classes, average="macro", zero_division=0
+    )
+    return {
+        "accuracy": round(float(accuracy_score(actual, predicted)), 6),
+        "precision_macro": round(float(macro[0]), 6),
+        "recall_macro": round(float(macro[1]), 6),
+        "f1_macro": round(float(macro[2]), 6),
+        "n_test": len(actual),
+        "per_class": {
+            label: {
+                "precision": round(float(precision[i]), 6),
+                "recall": round(float(recall[i]), 6),
+                "f1": round(float(f1[i]), 6),
+                "support": int(support[i]),
+            }
+            for i, label in enumerate(classes)
+        },
+    }
+
+
+def evaluate(
+    bundle_dir: Path, test_csv: Path, target: str, metrics_path: Path, confusion_path: Path
+) -> dict[str, Any]:
+    """Write the metrics JSON and the confusion table (one ``actual,predicted`` row per test
+    row, the format of DVC's confusion template); return the metrics."""
+    predictor = Predictor(load_bundle(bundle_dir))
+    features, labels = read_table(test_csv, target)
+    predicted = predictor.predict_frame(features, probabilities=False).labels
+    actual = labels.tolist()
+    metrics = compute_metrics(actual, predicted, predictor.classes)
+
+    metrics_path.parent.mkdir(parents=True, exist_ok=True)
+    metrics_path.write_bytes(orjson.dumps(metrics, option=orjson.OPT_INDENT_2) + b"\n")
+    confusion_path.parent.mkdir(parents=True, exist_ok=True)
+    with confusion_path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["actual", "predicted"])
+        writer.writerows(zip(actual, predicted, strict=True))
+    return metrics

@@ -1,0 +1,93 @@
+"""Shared fixtures: a real trained bundle (built once per session), settings, app, client."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from apiflask import APIFlask
+from flask.testing import FlaskClient
+from sklearn.datasets import load_iris
+from sklearn.model_selection import train_test_split
+
+from pipeserve.api import create_app
+from pipeserve.settings import Settings
+from pipeserve.training.evaluate import evaluate
+from pipeserve.training.params import Params, TrainParams
+from pipeserve.training.publish import publish
+from pipeserve.training.train import train
+
+FEATURES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+PRODUCTS = {"petal_area": ["petal_length", "petal_width"]}
+
+
+def iris_frame() -> pd.DataFrame:
+    """Iris with the column names the reference project uses."""
+    iris = load_iris(as_frame=True)
+    frame = iris.frame.set_axis([*FEATURES, "species"], axis=1)
+    frame["species"] = frame["species"].map(dict(enumerate(iris.target_names)))
+    return frame
+
+
+@pytest.fixture(scope="session")
+def iris_split(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Stratified train/test CSV files, as the prepare stage writes them."""
+    directory = tmp_path_factory.mktemp("prepared")
+    train_frame, test_frame = train_test_split(
+        iris_frame(), test_size=0.3, random_state=42, stratify=iris_frame()["species"]
+    )
+    train_frame.to_csv(directory / "train.csv", index=False)
+    test_frame.to_csv(directory / "test.csv", index=False)
+    return directory / "train.csv", directory / "test.csv"
+
+
+def build_bundle(
+    workdir: Path, split: tuple[Path, Path], estimator: str = "svm", name: str = "iris"
+) -> Path:
+    """Run train → evaluate → publish, as the DVC stages do, and return the bundle directory."""
+    params = Params(
+        train=TrainParams(estimator=estimator, products=PRODUCTS),  # type: ignore[arg-type]
+        bundle={"name": name, "version": "7"},  # type: ignore[arg-type]
+    )
+    train(params, split[0], workdir / "trained")
+    evaluate(workdir / "trained", split[1], "species", workdir / "m.json", workdir / "c.csv")
+    bundle_dir = workdir / "models" / name
+    publish(workdir / "trained", workdir / "m.json", list(split), {"train": {}}, bundle_dir)
+    return bundle_dir
+
+
+@pytest.fixture(scope="session")
+def session_bundle(tmp_path_factory: pytest.TempPathFactory, iris_split: tuple[Path, Path]) -> Path:
+    return build_bundle(tmp_path_factory.mktemp("bundle"), iris_split)
+
+
+@pytest.fixture
+def model_dir(tmp_path: Path, session_bundle: Path) -> Path:
+    """A fresh model repository holding a copy of the iris bundle (tests may damage it)."""
+    repository = tmp_path / "models"
+    shutil.copytree(session_bundle, repository / "iris")
+    return repository
+
+
+@pytest.fixture
+def bundle_dir(model_dir: Path) -> Path:
+    return model_dir / "iris"
+
+
+@pytest.fixture
+def settings(model_dir: Path) -> Settings:
+    return Settings(model_dir=model_dir, log_level="WARNING", max_instances=10, max_body_bytes=4096)
+
+
+@pytest.fixture
+def app(settings: Settings) -> APIFlask:
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app: APIFlask) -> Iterator[FlaskClient]:
+    with app.test_client() as test_client:
+        yield test_client

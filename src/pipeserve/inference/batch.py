@@ -44,9 +44,21 @@ def file_format(path: Path) -> str:
 def read_chunks(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
     """The file's rows in frames of at most ``chunk_size`` rows."""
     if file_format(path) == "csv":
-        yield from pd.read_csv(path, chunksize=chunk_size)
+        with pd.read_csv(path, chunksize=chunk_size) as reader:
+            for chunk in reader:
+                yield chunk.apply(_numbers_where_possible)
     else:
-        yield from pd.read_json(path, lines=True, chunksize=chunk_size)
+        with pd.read_json(path, lines=True, chunksize=chunk_size) as reader:
+            yield from reader
+
+
+def _numbers_where_possible(column: pd.Series) -> pd.Series:
+    """CSV has no types: one bad cell makes pandas read the whole column as text. Turn the cells
+    that are numbers back into numbers so only the bad cell's row is rejected."""
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return column
+    numbers = pd.to_numeric(column, errors="coerce")
+    return numbers.astype(object).where(numbers.notna() | column.isna(), column)
 
 
 class _Writer:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeserve.bundle.manifest import MANIFEST_FILE
 from pipeserve.errors import ConfigurationError
 
 
@@ -31,8 +30,3 @@ def discover_bundles(model_dir: Path) -> dict[str, Path]:
         for child in sorted(model_dir.iterdir())
         if child.is_dir() and not child.name.startswith(".")
     }
-
-
-def is_bundle(directory: Path) -> bool:
-    """Whether ``directory`` holds a manifest (it may still fail verification)."""
-    return (Path(directory) / MANIFEST_FILE).is_file()

@@ -1,0 +1,131 @@
+"""The real server: `pipeserve serve` (Gunicorn, several workers) on a free loopback port."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.integration.conftest import free_port
+
+pytestmark = pytest.mark.integration
+
+SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+
+
+def wait_ready(base: str, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited with {process.returncode}")
+        try:
+            if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("server did not become ready")
+
+
+@pytest.fixture
+def server(model_dir: Path, venv_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    env = {
+        **venv_env,
+        "PIPESERVE_PORT": str(port),
+        "PIPESERVE_WORKERS": "2",
+        "PIPESERVE_MODEL_DIR": str(model_dir),
+    }
+    log = (tmp_path / "server.log").open("wb")
+    process = subprocess.Popen(["pipeserve", "serve"], env=env, stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(base, process)
+        yield base
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+            log.close()
+        assert process.returncode == 0, (tmp_path / "server.log").read_text()
+
+
+def test_serves_predictions_health_and_docs(server: str) -> None:
+    predict = requests.post(
+        f"{server}/api/v1/models/iris/predict", json={"instances": [SETOSA]}, timeout=5
+    )
+    docs = requests.get(f"{server}/docs", timeout=5)
+    spec = requests.get(f"{server}/openapi.json", timeout=5)
+
+    assert predict.status_code == 200
+    assert predict.json()["predictions"][0]["label"] == "setosa"
+    assert predict.headers["X-Model-Version"] == "7"
+    assert requests.get(f"{server}/healthz", timeout=5).json() == {"status": "ok"}
+    assert docs.status_code == 200
+    assert "swagger-ui" in docs.text
+    assert spec.json()["openapi"].startswith("3.1")
+
+
+def test_bad_input_is_a_problem_not_a_crash(server: str) -> None:
+    response = requests.post(
+        f"{server}/api/v1/models/iris/predict",
+        data=b'{"instances": [{"sepal_length": NaN',
+        headers={"Content-Type": "application/json"},
+        timeout=5,
+    )
+
+    assert response.status_code == 400
+    assert response.headers["Content-Type"] == "application/problem+json"
+
+
+def test_every_worker_answers_many_requests(server: str) -> None:
+    with requests.Session() as session:
+        statuses = [
+            session.post(
+                f"{server}/api/v1/models/iris/predict", json={"instances": [SETOSA]}, timeout=5
+            ).status_code
+            for _ in range(50)
+        ]
+
+    assert statuses == [200] * 50
+
+
+def test_a_missing_model_directory_fails_fast_with_a_message(
+    tmp_path: Path, venv_env: dict[str, str]
+) -> None:
+    env = {**venv_env, "PIPESERVE_MODEL_DIR": str(tmp_path / "nowhere")}
+
+    result = subprocess.run(
+        ["pipeserve", "serve"], env=env, capture_output=True, text=True, timeout=30, check=False
+    )
+
+    assert result.returncode == 1
+    assert "model directory" in result.stderr
+    assert "does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_flask_finds_the_app_factory_for_development(
+    model_dir: Path, venv_env: dict[str, str]
+) -> None:
+    env = {**venv_env, "PIPESERVE_MODEL_DIR": str(model_dir), "PIPESERVE_LOG_LEVEL": "ERROR"}
+
+    result = subprocess.run(
+        ["flask", "--app", "pipeserve.api", "routes"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "/api/v1/models/<name>/predict" in result.stdout

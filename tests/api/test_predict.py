@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from flask.testing import FlaskClient
 
-from tests.conftest import FEATURES
+from pipeserve.api import create_app
+from pipeserve.settings import Settings
+from tests.conftest import FEATURES, build_bundle
 
 URL = "/api/v1/models/iris/predict"
 SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
@@ -198,3 +202,17 @@ def test_get_on_predict_is_405_with_allow_header(client: FlaskClient) -> None:
 
     _problem(response, 405)
     assert "POST" in response.headers["Allow"]
+
+
+@pytest.mark.parametrize("estimator", ["decision_tree", "svm", "mlp"])
+def test_every_estimator_of_params_yaml_trains_and_serves(
+    estimator: str, tmp_path: Path, iris_split: tuple[Path, Path]
+) -> None:
+    bundle_dir = build_bundle(tmp_path, iris_split, estimator=estimator)
+    client = create_app(Settings(model_dir=bundle_dir.parent, log_level="WARNING")).test_client()
+
+    response = client.post(URL, json={"instances": [SETOSA, VIRGINICA]})
+
+    assert response.status_code == 200
+    assert [p["label"] for p in response.get_json()["predictions"]] == ["setosa", "virginica"]
+    assert client.get("/api/v1/models/iris").get_json()["estimator"] == estimator

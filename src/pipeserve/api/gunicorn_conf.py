@@ -30,5 +30,8 @@ worker_tmp_dir = _SHM if os.path.isdir(_SHM) else None
 errorlog = "-"
 loglevel = _settings.log_level.lower()
 accesslog = None
-# Never tell clients which server software (and version) answers.
+# The process title in ps and top.
 proc_name = "pipeserve"
+# Gunicorn 24+ opens a management socket in $HOME by default: nothing here uses it, and in a
+# container $HOME is read-only or shared. Off.
+control_socket_disable = True

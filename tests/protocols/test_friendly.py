@@ -1,0 +1,71 @@
+"""The friendly codec: bytes in, validated rows out; predictions in, documents out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeserve.errors import InvalidInputError, MalformedRequestError
+from pipeserve.inference.predictor import Prediction
+from pipeserve.inference.registry import load_entry
+from pipeserve.protocols.friendly import FriendlyCodec, describe, summarize
+
+
+@pytest.fixture
+def codec(bundle_dir: Path) -> FriendlyCodec:
+    return FriendlyCodec(load_entry("iris", bundle_dir), max_instances=3)
+
+
+def test_decodes_rows_in_feature_terms(codec: FriendlyCodec) -> None:
+    body = (
+        b'{"instances": [{"sepal_length": 1, "sepal_width": 2.5, "petal_length": 3, '
+        b'"petal_width": 4}]}'
+    )
+
+    request = codec.decode(body)
+
+    assert request.rows == [
+        {"sepal_length": 1.0, "sepal_width": 2.5, "petal_length": 3.0, "petal_width": 4.0}
+    ]
+    assert request.probabilities is True
+
+
+def test_malformed_and_invalid_bodies_raise_typed_errors(codec: FriendlyCodec) -> None:
+    with pytest.raises(MalformedRequestError):
+        codec.decode(b"{")
+    with pytest.raises(InvalidInputError) as raised:
+        codec.decode(b'{"instances": [{}, {}, {}, {}]}')
+    assert raised.value.details["errors"] == [
+        {
+            "field": "instances",
+            "message": "has too many rows: at most 3 per request (PIPESERVE_MAX_INSTANCES); "
+            "split the batch",
+        }
+    ]
+
+
+def test_encodes_probabilities_by_class_name(codec: FriendlyCodec) -> None:
+    prediction = Prediction(["versicolor"], np.array([[0.1, 0.7, 0.2]]))
+
+    document = codec.encode(prediction)
+
+    assert document == {
+        "model": {"name": "iris", "version": "7"},
+        "predictions": [
+            {
+                "label": "versicolor",
+                "probabilities": {"setosa": 0.1, "versicolor": 0.7, "virginica": 0.2},
+            }
+        ],
+    }
+
+
+def test_a_failed_model_is_described_without_its_missing_manifest(tmp_path: Path) -> None:
+    entry = load_entry("broken", tmp_path)
+
+    assert describe(entry) == summarize(entry)
+    assert summarize(entry)["ready"] is False
+    with pytest.raises(ValueError, match="not ready"):
+        FriendlyCodec(entry, max_instances=3)

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from apiflask import APIFlask
 from flask.testing import FlaskClient
+from sklearn.compose import make_column_transformer
 from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder
 
 from pipeserve.api import create_app
+from pipeserve.bundle.io import manifest_bytes, write_bundle
+from pipeserve.bundle.manifest import MANIFEST_FILE, FeatureSpec, Manifest
+from pipeserve.bundle.versions import library_versions
 from pipeserve.settings import Settings
 from pipeserve.training.evaluate import evaluate
 from pipeserve.training.params import Params, TrainParams
@@ -59,9 +68,56 @@ def build_bundle(
     return bundle_dir
 
 
+def copy_bundle(source: Path, target: Path, version: str | None = None) -> Path:
+    """Copy a bundle, optionally re-labelled with another version (bundle.json is not pinned
+    by its own digests, so the copy still verifies)."""
+    shutil.copytree(source, target)
+    if version is not None:
+        manifest_path = target / MANIFEST_FILE
+        manifest = Manifest.model_validate_json(manifest_path.read_bytes())
+        manifest_path.write_bytes(manifest_bytes(manifest.model_copy(update={"version": version})))
+    return target
+
+
 @pytest.fixture(scope="session")
 def session_bundle(tmp_path_factory: pytest.TempPathFactory, iris_split: tuple[Path, Path]) -> Path:
     return build_bundle(tmp_path_factory.mktemp("bundle"), iris_split)
+
+
+def build_colour_bundle(directory: Path) -> Path:
+    """A small bundle with a string feature (``colour``) next to a number (``size``): the
+    protocols must carry strings (V2 BYTES tensors) as well as numbers."""
+    rng = np.random.default_rng(0)
+    features = pd.DataFrame(
+        {"colour": rng.choice(["red", "green", "blue"], 90), "size": rng.uniform(0, 10, 90)}
+    )
+    labels = np.where((features["colour"] == "red") | (features["size"] > 7), "yes", "no")
+    pipeline = make_pipeline(
+        make_column_transformer(
+            (OneHotEncoder(handle_unknown="ignore"), ["colour"]), remainder="passthrough"
+        ),
+        LogisticRegression(),
+    ).fit(features, labels)
+    manifest = Manifest(
+        name="colours",
+        version="1",
+        created_at=datetime.now(UTC),
+        estimator="logistic_regression",
+        classes=[str(c) for c in pipeline.classes_],
+        features=[
+            FeatureSpec(name="colour", dtype="string"),
+            FeatureSpec(name="size", dtype="float64", minimum=0.0, maximum=10.0),
+        ],
+        example={"colour": "red", "size": 2.5},
+        library_versions=library_versions(),
+    )
+    write_bundle(directory, pipeline, manifest)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def colour_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_colour_bundle(tmp_path_factory.mktemp("colours") / "colours")
 
 
 @pytest.fixture
@@ -70,6 +126,22 @@ def model_dir(tmp_path: Path, session_bundle: Path) -> Path:
     repository = tmp_path / "models"
     shutil.copytree(session_bundle, repository / "iris")
     return repository
+
+
+@pytest.fixture
+def multi_model_dir(model_dir: Path, colour_bundle: Path) -> Path:
+    """The iris repository plus the string-feature ``colours`` model."""
+    shutil.copytree(colour_bundle, model_dir / "colours")
+    return model_dir
+
+
+@pytest.fixture
+def multi_client(multi_model_dir: Path) -> Iterator[FlaskClient]:
+    settings = Settings(
+        model_dir=multi_model_dir, log_level="WARNING", max_instances=10, max_body_bytes=4096
+    )
+    with create_app(settings).test_client() as test_client:
+        yield test_client
 
 
 @pytest.fixture

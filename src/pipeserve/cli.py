@@ -164,7 +164,7 @@ def bundle_verify(directory: Path) -> None:
 @_friendly_errors
 def serve(host: str | None, port: int | None, workers: int | None, model_dir: Path | None) -> None:
     """Serve the models with Gunicorn (settings from PIPESERVE_* variables)."""
-    from pipeserve.inference.store import discover_bundles
+    from pipeserve.inference.store import discover_repository
     from pipeserve.settings import ENV_PREFIX, Settings
 
     overrides = {"HOST": host, "PORT": port, "WORKERS": workers, "MODEL_DIR": model_dir}
@@ -172,10 +172,12 @@ def serve(host: str | None, port: int | None, workers: int | None, model_dir: Pa
         if value is not None:
             os.environ[ENV_PREFIX + key] = str(value)
     settings = Settings()
-    discover_bundles(settings.model_dir)  # fail here, clearly, rather than in every worker
+    if not settings.model_paths:
+        discover_repository(settings.model_dir)  # fail here, clearly, not in every worker
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
     argv = [gunicorn, "-c", "python:pipeserve.api.gunicorn_conf", "pipeserve.api:create_app()"]
-    click.echo(f"serving {settings.model_dir} on http://{settings.host}:{settings.port}", err=True)
+    served = ", ".join(map(str, settings.model_paths)) or settings.model_dir
+    click.echo(f"serving {served} on http://{settings.host}:{settings.port}", err=True)
     # Fixed argv, no shell: this process becomes Gunicorn (signals reach it directly).
     os.execv(gunicorn, argv)  # noqa: S606  # nosec B606
 

@@ -9,10 +9,10 @@ fails when the two drift apart.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "PIPESERVE_"
 
@@ -41,8 +41,29 @@ class Settings(BaseSettings):
     )
     model_dir: Path = Field(
         default=Path("models"),
-        description="Model repository: every sub-directory holding a bundle.json is served "
-        "under the directory's name.",
+        description="Model repository: each sub-directory is a model served under its name, "
+        "holding a bundle.json or one sub-directory per version (models/iris/2/bundle.json).",
+    )
+    model_paths: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Bundle directories to serve instead of the model repository, separated by "
+        "commas; each is served under the name and version its bundle.json gives.",
+    )
+    ready_policy: Literal["all", "any"] = Field(
+        default="all",
+        description="When /readyz says ready: all = every configured model version loaded; "
+        "any = at least one model can answer.",
+    )
+    reload_interval: float = Field(
+        default=0,
+        ge=0,
+        description="Seconds between checks of the model repository for new or changed "
+        "bundles, loaded without dropping requests; 0 = never.",
+    )
+    admin_enabled: bool = Field(
+        default=False,
+        description="Enable POST /admin/reload (reload the models now in the worker that "
+        "receives it). Off: the route does not exist.",
     )
     max_body_bytes: int = Field(
         default=1_048_576,
@@ -77,12 +98,23 @@ class Settings(BaseSettings):
         description="Serve Swagger UI at /docs and the OpenAPI document at /openapi.json.",
     )
 
+    @field_validator("model_paths", mode="before")
+    @classmethod
+    def _split_paths(cls, value: object) -> object:
+        # A comma-separated list reads better in a ConfigMap than a JSON array.
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
 
 def settings_table_markdown() -> str:
     """Render the README's settings table from the field descriptions."""
     lines = ["| variable | default | meaning |", "|---|---|---|"]
     for name, field in Settings.model_fields.items():
         default = field.default
+        if field.default_factory is not None:
+            default = field.default_factory()  # type: ignore[call-arg]
         shown = default.as_posix() if isinstance(default, Path) else default
-        lines.append(f"| `{ENV_PREFIX}{name.upper()}` | `{shown}` | {field.description} |")
+        cell = "(none)" if shown == [] else f"`{shown}`"
+        lines.append(f"| `{ENV_PREFIX}{name.upper()}` | {cell} | {field.description} |")
     return "\n".join(lines) + "\n"

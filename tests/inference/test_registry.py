@@ -1,28 +1,26 @@
-"""The registry loads every bundle of a model repository and keeps failures apart."""
+"""The registry loads every model version, keeps failures apart and reloads without a gap."""
 
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
 from pipeserve.errors import ConfigurationError, ModelNotFoundError, ModelNotReadyError
 from pipeserve.inference.registry import ModelRegistry
-from pipeserve.inference.store import discover_bundles
+from pipeserve.inference.reloader import RepositoryWatcher
+from tests.conftest import copy_bundle
 
 
-def test_discovers_one_model_per_directory_and_skips_dot_directories(model_dir: Path) -> None:
-    shutil.copytree(model_dir / "iris", model_dir / "iris-v2")
-    (model_dir / ".iris-staging").mkdir()
-    (model_dir / "README.txt").write_text("not a model")
-
-    assert list(discover_bundles(model_dir)) == ["iris", "iris-v2"]
-
-
-def test_a_missing_model_directory_is_a_configuration_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match="PIPESERVE_MODEL_DIR"):
-        discover_bundles(tmp_path / "absent")
+@pytest.fixture
+def versioned(tmp_path: Path, session_bundle: Path) -> Path:
+    """A repository with iris versions 1 and 2."""
+    repository = tmp_path / "repo"
+    for version in ("1", "2"):
+        copy_bundle(session_bundle, repository / "iris" / version, version)
+    return repository
 
 
 def test_a_broken_bundle_does_not_stop_the_others(model_dir: Path) -> None:
@@ -42,7 +40,7 @@ def test_lookup_errors_say_what_exists_and_why_not_ready(model_dir: Path) -> Non
 
     with pytest.raises(ModelNotFoundError, match=r"available: empty, iris"):
         registry.entry("wine")
-    with pytest.raises(ModelNotReadyError, match=r"model 'empty' is not ready: .*is not a bundle"):
+    with pytest.raises(ModelNotReadyError, match=r"model empty is not ready: .*is not a bundle"):
         registry.ready_entry("empty")
 
 
@@ -51,3 +49,131 @@ def test_an_empty_repository_is_never_ready(tmp_path: Path) -> None:
 
     assert len(registry) == 0
     assert not registry.ready
+
+
+def test_the_newest_version_answers_by_default_and_each_can_be_named(versioned: Path) -> None:
+    registry = ModelRegistry.from_directory(versioned)
+
+    assert registry.entry("iris").version == "2"
+    assert registry.entry("iris", "1").version == "1"
+    assert [entry.label for entry in registry] == ["iris/1", "iris/2"]
+    with pytest.raises(ModelNotFoundError, match=r"no version '3' \(available: 1, 2\)"):
+        registry.entry("iris", "3")
+
+
+def test_a_broken_newest_version_leaves_the_previous_one_answering(versioned: Path) -> None:
+    (versioned / "iris" / "2" / "pipeline.skops").write_bytes(b"tampered")
+
+    registry = ModelRegistry.from_directory(versioned)
+
+    assert registry.entry("iris").version == "1"
+    assert not registry.entry("iris", "2").ready
+    assert "sha256" in (registry.entry("iris", "2").error or "")
+    assert not registry.ready  # policy "all": a broken version keeps the pod out of rotation
+    assert ModelRegistry.from_directory(versioned, ready_policy="any").ready
+
+
+def test_a_manifest_version_must_match_its_version_directory(
+    tmp_path: Path, session_bundle: Path
+) -> None:
+    copy_bundle(session_bundle, tmp_path / "iris" / "3", "4")
+
+    entry = ModelRegistry.from_directory(tmp_path).entry("iris", "3")
+
+    assert not entry.ready
+    assert "says version '4'" in (entry.error or "")
+
+
+def test_explicit_bundles_are_served_under_their_manifest_name(
+    tmp_path: Path, session_bundle: Path
+) -> None:
+    first = copy_bundle(session_bundle, tmp_path / "a", "1")
+    second = copy_bundle(session_bundle, tmp_path / "b", "2")
+
+    registry = ModelRegistry.from_paths([first, second])
+
+    assert [entry.label for entry in registry] == ["iris/1", "iris/2"]
+
+
+def test_the_same_version_twice_is_a_configuration_error(
+    tmp_path: Path, session_bundle: Path
+) -> None:
+    first = copy_bundle(session_bundle, tmp_path / "a")
+    second = copy_bundle(session_bundle, tmp_path / "b")
+
+    with pytest.raises(ConfigurationError, match="configured twice"):
+        ModelRegistry.from_paths([first, second])
+
+
+def test_reload_loads_new_versions_keeps_unchanged_ones_and_drops_removed_ones(
+    versioned: Path, session_bundle: Path
+) -> None:
+    registry = ModelRegistry.from_directory(versioned)
+    unchanged = registry.entry("iris", "2")
+    copy_bundle(session_bundle, versioned / "iris" / "3", "3")
+    shutil.rmtree(versioned / "iris" / "1")
+
+    report = registry.reload()
+
+    assert (report.loaded, report.unchanged, report.removed) == (["iris/3"], ["iris/2"], ["iris/1"])
+    assert registry.entry("iris").version == "3"
+    assert registry.entry("iris", "2") is unchanged
+
+
+def test_a_refused_new_bundle_leaves_the_loaded_version_serving(model_dir: Path) -> None:
+    registry = ModelRegistry.from_directory(model_dir)
+    serving = registry.entry("iris")
+    bundle_json = model_dir / "iris" / "bundle.json"
+    original = bundle_json.read_bytes()
+    (model_dir / "iris" / "pipeline.skops").write_bytes(b"half-copied")
+    bundle_json.write_bytes(original.replace(b'"version": "7"', b'"version": "8"'))
+
+    report = registry.reload()
+
+    entry = registry.entry("iris")
+    assert report.kept == ["iris/7"]
+    assert entry.ready
+    assert entry.predictor is serving.predictor
+    assert "sha256" in (entry.reload_error or "")
+    assert registry.ready
+
+
+def test_a_request_holding_an_entry_finishes_with_it_across_a_reload(
+    versioned: Path, session_bundle: Path
+) -> None:
+    registry = ModelRegistry.from_directory(versioned)
+    in_flight = registry.ready_entry("iris")
+    copy_bundle(session_bundle, versioned / "iris" / "3", "3")
+
+    registry.reload()
+
+    assert registry.entry("iris").version == "3"
+    assert in_flight.predictor is not None
+    assert in_flight.version == "2"
+    assert in_flight.predictor.predict_rows([dict.fromkeys(in_flight.predictor.feature_names, 1.0)])
+
+
+def test_reloading_a_registry_not_loaded_from_disk_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="nothing to reload"):
+        ModelRegistry([]).reload()
+
+
+def test_the_watcher_picks_up_a_new_version_by_itself(
+    versioned: Path, session_bundle: Path
+) -> None:
+    registry = ModelRegistry.from_directory(versioned)
+    watcher = RepositoryWatcher(registry, interval=0.05).start()
+    try:
+        copy_bundle(session_bundle, versioned / "iris" / "3", "3")
+        deadline = time.monotonic() + 10
+        while registry.entry("iris").version != "3" and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        watcher.stop(timeout=10)
+
+    assert registry.entry("iris").version == "3"
+
+
+def test_the_watcher_needs_a_positive_interval(model_dir: Path) -> None:
+    with pytest.raises(ValueError, match="positive"):
+        RepositoryWatcher(ModelRegistry.from_directory(model_dir), interval=0)

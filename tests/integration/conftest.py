@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import requests
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -29,3 +35,45 @@ def venv_environment() -> dict[str, str]:
 @pytest.fixture
 def venv_env() -> dict[str, str]:
     return venv_environment()
+
+
+def wait_ready(base: str, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited with {process.returncode}")
+        try:
+            if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("server did not become ready")
+
+
+@contextmanager
+def running_server(log_path: Path, **settings: str) -> Iterator[str]:
+    """Run `pipeserve serve` (Gunicorn) on a free loopback port with ``PIPESERVE_<KEY>``
+    settings; yield its base URL once ready; stop it with SIGTERM and check it exited cleanly."""
+    port = free_port()
+    env = {
+        **venv_environment(),
+        "PIPESERVE_PORT": str(port),
+        "PIPESERVE_WORKERS": "2",
+        **{f"PIPESERVE_{key.upper()}": value for key, value in settings.items()},
+    }
+    base = f"http://127.0.0.1:{port}"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(["pipeserve", "serve"], env=env, stdout=log, stderr=log)
+        try:
+            wait_ready(base, process)
+            yield base
+        finally:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            finally:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+    assert process.returncode == 0, log_path.read_text()

@@ -2,60 +2,24 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.integration.conftest import free_port
+from tests.integration.conftest import running_server
 
 pytestmark = pytest.mark.integration
 
 SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 
 
-def wait_ready(base: str, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited with {process.returncode}")
-        try:
-            if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("server did not become ready")
-
-
 @pytest.fixture
-def server(model_dir: Path, venv_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **venv_env,
-        "PIPESERVE_PORT": str(port),
-        "PIPESERVE_WORKERS": "2",
-        "PIPESERVE_MODEL_DIR": str(model_dir),
-    }
-    log = (tmp_path / "server.log").open("wb")
-    process = subprocess.Popen(["pipeserve", "serve"], env=env, stdout=log, stderr=log)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(base, process)
+def server(model_dir: Path, tmp_path: Path) -> Iterator[str]:
+    with running_server(tmp_path / "server.log", model_dir=str(model_dir)) as base:
         yield base
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        finally:
-            if process.poll() is None:
-                process.kill()
-            log.close()
-        assert process.returncode == 0, (tmp_path / "server.log").read_text()
 
 
 def test_serves_predictions_health_and_docs(server: str) -> None:

@@ -9,13 +9,14 @@ import pytest
 
 from pipeserve.errors import InvalidInputError, MalformedRequestError
 from pipeserve.inference.predictor import Prediction
-from pipeserve.inference.registry import load_entry
+from pipeserve.inference.registry import ServedModel, load_entry
+from pipeserve.inference.store import BundleLocation
 from pipeserve.protocols.friendly import FriendlyCodec, describe, summarize
 
 
 @pytest.fixture
 def codec(bundle_dir: Path) -> FriendlyCodec:
-    return FriendlyCodec(load_entry("iris", bundle_dir), max_instances=3)
+    return FriendlyCodec(load_entry(BundleLocation(bundle_dir, "iris", None)), max_instances=3)
 
 
 def test_decodes_rows_in_feature_terms(codec: FriendlyCodec) -> None:
@@ -63,9 +64,10 @@ def test_encodes_probabilities_by_class_name(codec: FriendlyCodec) -> None:
 
 
 def test_a_failed_model_is_described_without_its_missing_manifest(tmp_path: Path) -> None:
-    entry = load_entry("broken", tmp_path)
+    entry = load_entry(BundleLocation(tmp_path, "broken", None))
+    model = ServedModel("broken", (entry,))
 
-    assert describe(entry) == summarize(entry)
-    assert summarize(entry)["ready"] is False
+    assert describe(model, entry) == summarize(model)
+    assert summarize(model)["ready"] is False
     with pytest.raises(ValueError, match="not ready"):
         FriendlyCodec(entry, max_instances=3)

@@ -13,13 +13,17 @@ from apiflask import APIFlask
 from flask import Blueprint
 
 from pipeserve import __version__
+from pipeserve.api.admin import admin
 from pipeserve.api.context import install
 from pipeserve.api.health import health
+from pipeserve.api.inference_v2 import inference_v2
+from pipeserve.api.kserve_v1 import kserve_v1
 from pipeserve.api.models import models
 from pipeserve.api.openapi import spec_processor
 from pipeserve.api.problems import register_problem_handlers
 from pipeserve.inference.dataplane import DataPlane
 from pipeserve.inference.registry import ModelRegistry
+from pipeserve.inference.reloader import RepositoryWatcher
 from pipeserve.logs import configure_logging
 from pipeserve.settings import Settings
 
@@ -27,16 +31,14 @@ DOCS_ASSETS = "/docs/assets"
 
 
 def create_app(settings: Settings | None = None, registry: ModelRegistry | None = None) -> APIFlask:
-    """Build the WSGI app serving every model of ``settings.model_dir``.
+    """Build the WSGI app serving the models of ``settings`` (see :func:`load_registry`).
 
     ``registry`` replaces loading from disk (tests inject one). Raises
     :class:`~pipeserve.errors.ConfigurationError` when the model directory does not exist.
     """
     settings = settings or Settings()
     configure_logging(settings.log_level, settings.log_format)
-    registry = (
-        registry if registry is not None else ModelRegistry.from_directory(settings.model_dir)
-    )
+    registry = registry if registry is not None else load_registry(settings)
     dataplane = DataPlane(registry)
 
     app = APIFlask(
@@ -65,10 +67,27 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     register_problem_handlers(app)
     app.register_blueprint(health)
     app.register_blueprint(models)
+    app.register_blueprint(kserve_v1)
+    app.register_blueprint(inference_v2)
+    if settings.admin_enabled:
+        app.register_blueprint(admin)
+    if settings.reload_interval > 0:
+        app.extensions["pipeserve_watcher"] = RepositoryWatcher(
+            registry, settings.reload_interval
+        ).start()
     if settings.docs_enabled:
         app.register_blueprint(_docs_assets())
         app.spec_processor(spec_processor(dataplane, settings.max_instances))
     return app
+
+
+def load_registry(settings: Settings) -> ModelRegistry:
+    """The models of ``settings``: the bundles listed in ``model_paths`` if any, else the model
+    repository ``model_dir``. Raises :class:`~pipeserve.errors.ConfigurationError` when the
+    repository does not exist or a model version is configured twice."""
+    if settings.model_paths:
+        return ModelRegistry.from_paths(settings.model_paths, settings.ready_policy)
+    return ModelRegistry.from_directory(settings.model_dir, settings.ready_policy)
 
 
 def _docs_assets() -> Blueprint:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
+import weakref
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
 from flask import Flask, Response, current_app, g, request
 
 from pipeserve.errors import UnsupportedMediaTypeError
 from pipeserve.inference.dataplane import DataPlane
+from pipeserve.inference.registry import ModelEntry
 from pipeserve.settings import Settings
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -51,21 +54,57 @@ def _echo_request_id(response: Response) -> Response:
     return response
 
 
-def json_body() -> bytes:
-    """The raw request body, after checking it is declared as JSON.
+def json_body(*, untyped_ok: bool = False, binary_ok: bool = False) -> bytes:
+    """The raw request body, after checking it is declared as JSON and not compressed.
 
-    The size limit (``MAX_CONTENT_LENGTH``) is enforced by Werkzeug while reading, which raises
-    413 for a body that is too large, declared or streamed. Raises
-    :class:`UnsupportedMediaTypeError` for a body that is not declared as JSON.
+    ``untyped_ok`` also accepts a body without a content type (Triton's HTTP client sends none);
+    ``binary_ok`` accepts ``application/octet-stream`` (the binary tensor extension). The size
+    limit (``MAX_CONTENT_LENGTH``) is enforced by Werkzeug while reading, which raises 413 for a
+    body that is too large, declared or streamed. Raises :class:`UnsupportedMediaTypeError` for a
+    body of another type or with a ``Content-Encoding``.
     """
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding != "identity":
+        raise UnsupportedMediaTypeError(
+            f"compressed request bodies (Content-Encoding: {encoding}) are not accepted; "
+            "send the body uncompressed",
+            content_encoding=encoding,
+        )
     mimetype = request.mimetype
-    if mimetype != "application/json" and not mimetype.endswith("+json"):
+    accepted = (
+        mimetype == "application/json"
+        or mimetype.endswith("+json")
+        or (untyped_ok and not mimetype)
+        or (binary_ok and mimetype == "application/octet-stream")
+    )
+    if not accepted:
         raise UnsupportedMediaTypeError(
             f"the request body must be JSON sent with 'Content-Type: application/json', "
             f"got {mimetype or 'no content type'}",
             content_type=mimetype,
         )
     return request.get_data(cache=False)
+
+
+C = TypeVar("C")
+
+# Per loaded model version, its codecs; weak keys, so a version dropped by a reload takes its
+# codecs (and nothing keeps its pipeline alive) with it.
+_CODECS: weakref.WeakKeyDictionary[ModelEntry, dict[tuple[Any, int], Any]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def codec(codec_type: Callable[[ModelEntry, int], C], entry: ModelEntry) -> C:
+    """The ``codec_type`` codec of ``entry``: built once per loaded model version (building the
+    request schema costs milliseconds), then shared by every request for that version."""
+    max_instances = settings().max_instances
+    cache = _CODECS.setdefault(entry, {})
+    key = (codec_type, max_instances)
+    built: C | None = cache.get(key)
+    if built is None:
+        built = cache[key] = codec_type(entry, max_instances)
+    return built
 
 
 def json_response(

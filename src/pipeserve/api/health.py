@@ -40,16 +40,22 @@ def healthz() -> Response:
 @health.output(Readiness)
 @health.doc(
     summary="Readiness",
-    description="200 once every configured model is loaded and verified; else 503, a problem "
-    "document whose `models` says which models are not ready and why.",
+    description="200 once the models are loaded and verified (every configured model version, "
+    "or with PIPESERVE_READY_POLICY=any at least one model); else 503, a problem document "
+    "whose `models` says which are not ready and why.",
     responses={503: "Not ready: no model configured, or a model failed to load."},
 )
 def readyz() -> Response:
     plane = dataplane()
-    models = [summarize(entry) for entry in plane.models()]
+    models = [summarize(model) for model in plane.models()]
     if plane.ready():
         return json_response({"status": "ready", "models": models})
-    failed = [m["name"] for m in models if not m["ready"]]
+    failed = [
+        f"{model['name']}/{version['version']}" if version["version"] else model["name"]
+        for model in models
+        for version in model["versions"]
+        if not version["ready"]
+    ]
     detail = (
         f"models not ready: {', '.join(failed)}"
         if failed

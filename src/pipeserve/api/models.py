@@ -6,13 +6,10 @@ data plane, encode. Every failure is a typed error mapped in ``problems``.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from apiflask import APIBlueprint
 from flask import Response
 
-from pipeserve.api.context import dataplane, json_body, json_response, settings
-from pipeserve.inference.registry import ModelEntry
+from pipeserve.api.context import codec, dataplane, json_body, json_response
 from pipeserve.protocols.friendly import (
     FriendlyCodec,
     ModelList,
@@ -28,55 +25,86 @@ MODEL_VERSION_HEADER = "X-Model-Version"
 PREDICT_ENDPOINT = "models.predict"
 
 
-@lru_cache(maxsize=64)
-def _codec(entry: ModelEntry, max_instances: int) -> FriendlyCodec:
-    # Building the request model costs milliseconds; do it once per loaded model version.
-    return FriendlyCodec(entry, max_instances)
-
-
 @models.get("/models")
 @models.output(ModelList)
 @models.doc(summary="List the served models", description="Every configured model, ready or not.")
 def list_models() -> Response:
-    return json_response({"models": [summarize(entry) for entry in dataplane().models()]})
+    return json_response({"models": [summarize(model) for model in dataplane().models()]})
+
+
+_MODEL_DOC = (
+    "Metadata from the model's bundle: version, classes, inputs with the ranges seen in "
+    "training, an example instance, test metrics and lineage (git revision, DVC hashes), and "
+    "every version of the model."
+)
+_PREDICT_DOC = (
+    "Score raw instances with the model's whole pipeline (feature engineering included). The "
+    "request schema of each model is listed below; the response's "
+    f"`{MODEL_VERSION_HEADER}` header names the model version that answered."
+)
+_PREDICT_RESPONSES = {
+    400: "The body is not valid JSON.",
+    404: "No model of that name (or version).",
+    413: "The body is larger than PIPESERVE_MAX_BODY_BYTES.",
+    415: "The body is not declared as application/json.",
+    422: "The body does not match the model's input schema; `errors` names each field.",
+    503: "The model is configured but not loaded.",
+}
 
 
 @models.get("/models/<name>")
 @models.output(ModelMetadata)
 @models.doc(
-    summary="Describe a model",
-    description="Metadata from the model's bundle: version, classes, inputs with the ranges seen "
-    "in training, an example instance, test metrics and lineage (git revision, DVC hashes).",
+    summary="Describe a model (its default version)",
+    description=_MODEL_DOC,
     responses={404: "No model of that name."},
 )
 def get_model(name: str) -> Response:
-    entry = dataplane().model(name)
-    headers = {MODEL_VERSION_HEADER: entry.manifest.version} if entry.manifest else None
-    return json_response(describe(entry), headers=headers)
+    return _describe(name, None)
+
+
+@models.get("/models/<name>/versions/<version>")
+@models.output(ModelMetadata)
+@models.doc(
+    summary="Describe one version of a model",
+    description=_MODEL_DOC,
+    responses={404: "No model of that name or version."},
+)
+def get_model_version(name: str, version: str) -> Response:
+    return _describe(name, version)
+
+
+def _describe(name: str, version: str | None) -> Response:
+    plane = dataplane()
+    entry = plane.model(name, version)
+    headers = {MODEL_VERSION_HEADER: entry.version} if entry.ready and entry.version else None
+    return json_response(describe(plane.served_model(name), entry), headers=headers)
 
 
 @models.post("/models/<name>/predict")
 @models.output(PredictResponse)
-@models.doc(
-    summary="Predict",
-    description="Score raw instances with the model's whole pipeline (feature engineering "
-    "included). The request schema of each model is listed below; the response's "
-    f"`{MODEL_VERSION_HEADER}` header names the model version that answered.",
-    responses={
-        400: "The body is not valid JSON.",
-        404: "No model of that name.",
-        413: "The body is larger than PIPESERVE_MAX_BODY_BYTES.",
-        415: "The body is not declared as application/json.",
-        422: "The body does not match the model's input schema; `errors` names each field.",
-        503: "The model is configured but not loaded.",
-    },
-)
+@models.doc(summary="Predict", description=_PREDICT_DOC, responses=_PREDICT_RESPONSES)
 def predict(name: str) -> Response:
+    return _predict(name, None)
+
+
+@models.post("/models/<name>/versions/<version>/predict")
+@models.output(PredictResponse)
+@models.doc(
+    summary="Predict with one version of a model",
+    description=_PREDICT_DOC,
+    responses=_PREDICT_RESPONSES,
+)
+def predict_version(name: str, version: str) -> Response:
+    return _predict(name, version)
+
+
+def _predict(name: str, version: str | None) -> Response:
     plane = dataplane()
-    entry = plane.inference_model(name)
-    codec = _codec(entry, settings().max_instances)
-    request = codec.decode(json_body())
+    entry = plane.inference_model(name, version)
+    friendly = codec(FriendlyCodec, entry)
+    request = friendly.decode(json_body())
     prediction = plane.predict(entry, request.rows, probabilities=request.probabilities)
     return json_response(
-        codec.encode(prediction), headers={MODEL_VERSION_HEADER: codec.manifest.version}
+        friendly.encode(prediction), headers={MODEL_VERSION_HEADER: friendly.manifest.version}
     )

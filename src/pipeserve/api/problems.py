@@ -12,7 +12,7 @@ from http import HTTPStatus
 from typing import Any
 
 import orjson
-from flask import Flask, Response, g
+from flask import Blueprint, Flask, Response, g
 from werkzeug.exceptions import HTTPException
 
 from pipeserve import errors
@@ -113,6 +113,43 @@ def _internal() -> Response:
         "the server failed to handle the request; report the request_id to the operators",
         "internal_error",
     )
+
+
+# --- the standard protocols' error format ----------------------------------------------------
+
+# KServe V1 and the Open Inference Protocol answer errors with ``{"error": "..."}`` and use 400
+# where pipeserve's own API distinguishes 422 (valid JSON that does not fit the model).
+_STANDARD_STATUS_OVERRIDES = {HTTPStatus.UNPROCESSABLE_ENTITY: HTTPStatus.BAD_REQUEST}
+
+
+def standard_error(status: int, message: str) -> Response:
+    """A ``{"error": message}`` response of the standard inference protocols."""
+    return Response(orjson.dumps({"error": message}), status=status, mimetype="application/json")
+
+
+def _standard_pipeserve_error(error: errors.PipeserveError) -> Response:
+    status = status_for(error)
+    if status == HTTPStatus.INTERNAL_SERVER_ERROR:
+        return _pipeserve_error(error)
+    return standard_error(_STANDARD_STATUS_OVERRIDES.get(status, status), error.message)
+
+
+def _standard_http_error(error: HTTPException) -> Response:
+    response = _http_error(error)
+    if response.status_code >= HTTPStatus.INTERNAL_SERVER_ERROR:
+        return response
+    detail = orjson.loads(response.get_data())["detail"]
+    converted = standard_error(response.status_code, detail)
+    if "Allow" in response.headers:
+        converted.headers["Allow"] = response.headers["Allow"]
+    return converted
+
+
+def register_standard_protocol_handlers(blueprint: Blueprint) -> None:
+    """Render errors in ``blueprint``'s views as the standard protocols do (``{"error"}``);
+    statuses still come from :data:`STATUS_BY_ERROR`."""
+    blueprint.register_error_handler(errors.PipeserveError, _standard_pipeserve_error)
+    blueprint.register_error_handler(HTTPException, _standard_http_error)
 
 
 def register_problem_handlers(app: Flask) -> None:

@@ -1,8 +1,8 @@
 """The one protocol-independent core that every API calls.
 
-Protocol adapters (the friendly JSON API now, KServe V1 and Open Inference Protocol V2 later)
-parse their wire format, then ask the data plane for a model and a prediction. Nothing here
-knows about HTTP, Flask or any protocol's JSON.
+Protocol adapters (the friendly JSON API, KServe V1, Open Inference Protocol V2) parse their wire
+format, then ask the data plane for a model and a prediction. Nothing here knows about HTTP,
+Flask or any protocol's JSON.
 """
 
 from __future__ import annotations
@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from numpy.typing import NDArray
+
 from pipeserve.errors import ModelNotReadyError
-from pipeserve.inference.predictor import Prediction
-from pipeserve.inference.registry import ModelEntry, ModelRegistry
+from pipeserve.inference.predictor import Prediction, Predictor
+from pipeserve.inference.registry import ModelEntry, ModelRegistry, ReloadReport, ServedModel
 
 
 class DataPlane:
-    """Health, model lookup and prediction over a :class:`ModelRegistry`."""
+    """Health, model lookup, prediction and reloading over a :class:`ModelRegistry`."""
 
     def __init__(self, registry: ModelRegistry) -> None:
         self.registry = registry
@@ -26,30 +28,55 @@ class DataPlane:
         return True
 
     def ready(self) -> bool:
-        """Every configured model is loaded (and there is at least one)."""
+        """Whether to receive traffic, by the registry's readiness policy."""
         return self.registry.ready
 
-    def models(self) -> list[ModelEntry]:
-        """Every configured model, ready or not, sorted by name."""
-        return list(self.registry)
+    def models(self) -> list[ServedModel]:
+        """Every configured model with its versions, ready or not, sorted by name."""
+        return self.registry.models()
 
-    def model(self, name: str) -> ModelEntry:
+    def served_model(self, name: str) -> ServedModel:
         """Raises :class:`~pipeserve.errors.ModelNotFoundError` for an unknown name."""
-        return self.registry.entry(name)
+        return self.registry.served_model(name)
 
-    def inference_model(self, name: str) -> ModelEntry:
-        """A model that can predict now.
+    def model(self, name: str, version: str | None = None) -> ModelEntry:
+        """A model version (the default one when ``version`` is ``None``), ready or not.
+
+        Raises :class:`~pipeserve.errors.ModelNotFoundError` for an unknown name or version.
+        """
+        return self.registry.entry(name, version)
+
+    def inference_model(self, name: str, version: str | None = None) -> ModelEntry:
+        """A model version that can predict now.
 
         Raises :class:`~pipeserve.errors.ModelNotFoundError` or
         :class:`~pipeserve.errors.ModelNotReadyError`.
         """
-        return self.registry.ready_entry(name)
+        return self.registry.ready_entry(name, version)
 
     def predict(
         self, entry: ModelEntry, rows: Sequence[Mapping[str, Any]], *, probabilities: bool
     ) -> Prediction:
         """Predict for validated rows with the model of ``entry`` (from :meth:`inference_model`,
-        so a request uses one model version from start to end)."""
-        if entry.predictor is None:
-            raise ModelNotReadyError(f"model {entry.name!r} is not ready: {entry.error}")
-        return entry.predictor.predict_rows(rows, probabilities=probabilities)
+        so a request uses one model version from start to end, even across a reload)."""
+        return _predictor(entry).predict_rows(rows, probabilities=probabilities)
+
+    def predict_columns(
+        self,
+        entry: ModelEntry,
+        columns: Mapping[str, Sequence[Any] | NDArray[Any]],
+        *,
+        probabilities: bool,
+    ) -> Prediction:
+        """Predict for validated columns, one per feature of ``entry``'s model."""
+        return _predictor(entry).predict_columns(columns, probabilities=probabilities)
+
+    def reload(self) -> ReloadReport:
+        """Load new and changed bundles and switch to them (see :meth:`ModelRegistry.reload`)."""
+        return self.registry.reload()
+
+
+def _predictor(entry: ModelEntry) -> Predictor:
+    if entry.predictor is None:
+        raise ModelNotReadyError(f"model {entry.label} is not ready: {entry.error}")
+    return entry.predictor

@@ -14,6 +14,9 @@ from pipeserve.bundle.io import LoadedBundle
 from pipeserve.bundle.manifest import Manifest
 from pipeserve.errors import BundleError
 
+# The column dtype each manifest dtype is fed to the pipeline as (strings stay Python objects).
+_NUMPY_DTYPES: dict[str, type] = {"float64": np.float64, "int64": np.int64, "string": object}
+
 
 @dataclass(frozen=True)
 class Prediction:
@@ -39,6 +42,7 @@ class Predictor:
         self.feature_names: list[str] = self.manifest.feature_names
         self._class_array = np.asarray(self.classes, dtype=object)
         self._has_proba = hasattr(self._pipeline, "predict_proba")
+        self._dtypes = {f.name: _NUMPY_DTYPES[f.dtype] for f in self.manifest.features}
         self._check_consistent(bundle)
 
     def _check_consistent(self, bundle: LoadedBundle) -> None:
@@ -65,14 +69,29 @@ class Predictor:
     def version(self) -> str:
         return self.manifest.version
 
+    @property
+    def has_probabilities(self) -> bool:
+        """Whether the pipeline gives class probabilities (else only labels)."""
+        return self._has_proba
+
     def predict_rows(
         self, rows: Sequence[Mapping[str, Any]], *, probabilities: bool = True
     ) -> Prediction:
         """Predict for rows given as mappings from feature name to (already validated) value."""
         columns = {name: [row[name] for row in rows] for name in self.feature_names}
-        return self.predict_frame(
-            pd.DataFrame(columns, dtype="float64"), probabilities=probabilities
+        return self.predict_columns(columns, probabilities=probabilities)
+
+    def predict_columns(
+        self, columns: Mapping[str, Sequence[Any] | NDArray[Any]], *, probabilities: bool = True
+    ) -> Prediction:
+        """Predict for (already validated) columns of equal length, one per feature."""
+        frame = pd.DataFrame(
+            {
+                name: np.asarray(columns[name], dtype=self._dtypes[name])
+                for name in self.feature_names
+            }
         )
+        return self.predict_frame(frame, probabilities=probabilities)
 
     def predict_frame(self, frame: pd.DataFrame, *, probabilities: bool = True) -> Prediction:
         """Predict for a frame holding (at least) the bundle's feature columns."""

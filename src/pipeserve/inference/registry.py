@@ -1,40 +1,63 @@
-"""The models a server holds in memory, and whether each is ready.
+"""The models and versions a server holds in memory, whether each is ready, and reloading them.
 
-A model that fails to load does not stop the others: it stays in the registry as not ready, with
-the reason, so that ``/readyz`` and the model metadata say why instead of the server dying.
+A model version that fails to load does not stop the others: it stays in the registry as not
+ready, with the reason, so that ``/readyz`` and the model metadata say why instead of the server
+dying. Reloading loads what changed on disk first and then swaps the whole table in one
+assignment: a request that already holds an entry finishes with it, the next one sees the new
+table, and a new bundle that fails to verify leaves the version it was meant to replace serving.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal
 
 from pipeserve.bundle.io import load_bundle
 from pipeserve.bundle.manifest import Manifest
 from pipeserve.errors import (
     BundleError,
+    ConfigurationError,
     ModelNotFoundError,
     ModelNotReadyError,
 )
 from pipeserve.inference.predictor import Predictor
 from pipeserve.inference.schema import InstanceValidator
-from pipeserve.inference.store import discover_bundles
+from pipeserve.inference.store import (
+    BundleLocation,
+    discover_repository,
+    explicit_locations,
+    manifest_fingerprint,
+    peek_identity,
+    version_sort_key,
+)
 
 logger = logging.getLogger(__name__)
 
+ReadyPolicy = Literal["all", "any"]
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, eq=False)  # identity: each load is a distinct entry (and a cache key)
 class ModelEntry:
-    """One configured model: ready with a predictor, or failed with the reason."""
+    """One configured model version: ready with a predictor, or failed with the reason.
+
+    ``version`` is ``None`` only for a bundle so broken that nothing names its version.
+    ``reload_error`` says why a newer bundle at the same place was refused while this one
+    keeps serving.
+    """
 
     name: str
+    version: str | None
     directory: Path
     predictor: Predictor | None = None
     validator: InstanceValidator | None = None
     error: str | None = None
     version_warnings: tuple[str, ...] = ()
+    reload_error: str | None = None
+    fingerprint: bytes | None = field(default=None, repr=False)
 
     @property
     def ready(self) -> bool:
@@ -44,60 +67,236 @@ class ModelEntry:
     def manifest(self) -> Manifest | None:
         return self.predictor.manifest if self.predictor else None
 
-
-def load_entry(name: str, directory: Path) -> ModelEntry:
-    """Load and verify one bundle; a bundle that cannot be used gives a failed entry."""
-    try:
-        bundle = load_bundle(directory)
-        predictor = Predictor(bundle)
-    except BundleError as error:
-        logger.error("model %s is not served: %s", name, error.message)
-        return ModelEntry(name=name, directory=directory, error=error.message)
-    logger.info("model %s version %s loaded from %s", name, bundle.manifest.version, directory)
-    return ModelEntry(
-        name=name,
-        directory=directory,
-        predictor=predictor,
-        validator=InstanceValidator(bundle.manifest),
-        version_warnings=tuple(bundle.version_warnings),
-    )
+    @property
+    def label(self) -> str:
+        """``name`` or ``name/version`` for messages."""
+        return f"{self.name}/{self.version}" if self.version else self.name
 
 
-class ModelRegistry:
-    """Models by name."""
+@dataclass(frozen=True)
+class ServedModel:
+    """All versions of one model name, oldest first."""
 
-    def __init__(self, entries: list[ModelEntry]) -> None:
-        self._entries = {entry.name: entry for entry in entries}
+    name: str
+    versions: tuple[ModelEntry, ...]
 
-    @classmethod
-    def from_directory(cls, model_dir: Path) -> ModelRegistry:
-        """Load every bundle of a model repository (see :mod:`pipeserve.inference.store`)."""
-        return cls([load_entry(name, path) for name, path in discover_bundles(model_dir).items()])
-
-    def __iter__(self) -> Iterator[ModelEntry]:
-        return iter(self._entries.values())
-
-    def __len__(self) -> int:
-        return len(self._entries)
+    @property
+    def default(self) -> ModelEntry:
+        """The version that answers when a request names none: the newest ready version (so a
+        newer bundle that fails to load leaves the previous one answering), else the newest."""
+        ready = [entry for entry in self.versions if entry.ready]
+        return (ready or list(self.versions))[-1]
 
     @property
     def ready(self) -> bool:
-        """True when at least one model is configured and every configured model is ready."""
-        return bool(self._entries) and all(entry.ready for entry in self)
+        return self.default.ready
 
-    def entry(self, name: str) -> ModelEntry:
-        """The entry of ``name``; raises :class:`ModelNotFoundError` if none is configured."""
+
+@dataclass(frozen=True)
+class ReloadReport:
+    """What a reload did, as ``name/version`` labels."""
+
+    loaded: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+
+
+def _failed(location: BundleLocation, message: str, fingerprint: bytes | None) -> ModelEntry:
+    claimed_name, claimed_version = peek_identity(location.path)
+    name = location.name or claimed_name or location.path.name
+    version = location.version or claimed_version
+    logger.error("model %s is not served: %s", name, message)
+    return ModelEntry(name, version, location.path, error=message, fingerprint=fingerprint)
+
+
+def load_entry(location: BundleLocation, previous: ModelEntry | None = None) -> ModelEntry:
+    """Load and verify the bundle at ``location``.
+
+    Returns ``previous`` untouched when its bundle did not change; a failed entry when the bundle
+    cannot be used, unless ``previous`` was ready, which then keeps serving with the reason in
+    :attr:`ModelEntry.reload_error`.
+    """
+    fingerprint = manifest_fingerprint(location.path)
+    if previous is not None and previous.ready and previous.fingerprint == fingerprint:
+        return replace(previous, reload_error=None) if previous.reload_error else previous
+    try:
+        bundle = load_bundle(location.path)
+        manifest = bundle.manifest
+        if location.version is not None and manifest.version != location.version:
+            raise BundleError(
+                f"bundle {location.path}: bundle.json says version {manifest.version!r} but the "
+                f"bundle sits in the version directory {location.version!r}",
+                path=str(location.path),
+            )
+        predictor = Predictor(bundle)
+    except BundleError as error:
+        if previous is not None and previous.ready:
+            logger.error(
+                "model %s: the new bundle is refused, the loaded version keeps serving: %s",
+                previous.label,
+                error.message,
+            )
+            return replace(previous, reload_error=error.message)
+        return _failed(location, error.message, fingerprint)
+    name = location.name or manifest.name
+    logger.info("model %s version %s loaded from %s", name, manifest.version, location.path)
+    return ModelEntry(
+        name=name,
+        version=manifest.version,
+        directory=location.path,
+        predictor=predictor,
+        validator=InstanceValidator(manifest),
+        version_warnings=tuple(bundle.version_warnings),
+        fingerprint=fingerprint,
+    )
+
+
+def _group(entries: list[ModelEntry]) -> dict[str, ServedModel]:
+    by_name: dict[str, dict[str, ModelEntry]] = {}
+    for entry in entries:
+        versions = by_name.setdefault(entry.name, {})
+        key = entry.version or ""
+        if key in versions:
+            raise ConfigurationError(
+                f"model {entry.label} is configured twice: {versions[key].directory} and "
+                f"{entry.directory}",
+                model=entry.name,
+            )
+        versions[key] = entry
+    return {
+        name: ServedModel(
+            name, tuple(versions[key] for key in sorted(versions, key=version_sort_key))
+        )
+        for name, versions in sorted(by_name.items())
+    }
+
+
+class ModelRegistry:
+    """Models by name and version, reloadable from where they were found."""
+
+    def __init__(
+        self,
+        entries: list[ModelEntry],
+        locate: Callable[[], list[BundleLocation]] | None = None,
+        ready_policy: ReadyPolicy = "all",
+    ) -> None:
+        self._models = _group(entries)
+        self._locate = locate
+        self._ready_policy = ready_policy
+        self._reload_lock = threading.Lock()
+
+    @classmethod
+    def from_directory(cls, model_dir: Path, ready_policy: ReadyPolicy = "all") -> ModelRegistry:
+        """Load every model version of a repository (see :mod:`pipeserve.inference.store`)."""
+        return cls.from_locator(lambda: discover_repository(model_dir), ready_policy)
+
+    @classmethod
+    def from_paths(cls, paths: list[Path], ready_policy: ReadyPolicy = "all") -> ModelRegistry:
+        """Load bundles listed one by one."""
+        return cls.from_locator(lambda: explicit_locations(paths), ready_policy)
+
+    @classmethod
+    def from_locator(
+        cls, locate: Callable[[], list[BundleLocation]], ready_policy: ReadyPolicy = "all"
+    ) -> ModelRegistry:
+        return cls([load_entry(location) for location in locate()], locate, ready_policy)
+
+    def __iter__(self) -> Iterator[ModelEntry]:
+        """Every model version, by name then version."""
+        for model in self._models.values():
+            yield from model.versions
+
+    def __len__(self) -> int:
+        return sum(len(model.versions) for model in self._models.values())
+
+    def models(self) -> list[ServedModel]:
+        """Every configured model, sorted by name."""
+        return list(self._models.values())
+
+    @property
+    def ready(self) -> bool:
+        """Whether the server should receive traffic.
+
+        Policy ``all``: every configured model version loaded (a half-working pod stays out of
+        the load balancer). Policy ``any``: at least one model can answer. Never ready without
+        models.
+        """
+        models = self._models
+        if not models:
+            return False
+        if self._ready_policy == "any":
+            return any(model.ready for model in models.values())
+        return all(entry.ready for model in models.values() for entry in model.versions)
+
+    def served_model(self, name: str) -> ServedModel:
+        """Raises :class:`ModelNotFoundError` if no model ``name`` is configured."""
+        models = self._models
         try:
-            return self._entries[name]
+            return models[name]
         except KeyError:
-            known = ", ".join(sorted(self._entries)) or "none"
+            known = ", ".join(models) or "none"
             raise ModelNotFoundError(
                 f"model {name!r} is not served here (available: {known})", model=name
             ) from None
 
-    def ready_entry(self, name: str) -> ModelEntry:
-        """The entry of ``name`` if it can predict; raises :class:`ModelNotReadyError` if not."""
-        entry = self.entry(name)
+    def entry(self, name: str, version: str | None = None) -> ModelEntry:
+        """The entry of ``name`` at ``version`` (its default version when ``None``).
+
+        Raises :class:`ModelNotFoundError` for an unknown name or version.
+        """
+        model = self.served_model(name)
+        if version is None:
+            return model.default
+        for entry in model.versions:
+            if entry.version == version:
+                return entry
+        known = ", ".join(entry.version for entry in model.versions if entry.version) or "none"
+        raise ModelNotFoundError(
+            f"model {name!r} has no version {version!r} (available: {known})",
+            model=name,
+            version=version,
+        )
+
+    def ready_entry(self, name: str, version: str | None = None) -> ModelEntry:
+        """Like :meth:`entry`, and raises :class:`ModelNotReadyError` if it cannot predict."""
+        entry = self.entry(name, version)
         if not entry.ready:
-            raise ModelNotReadyError(f"model {name!r} is not ready: {entry.error}", model=name)
+            raise ModelNotReadyError(
+                f"model {entry.label} is not ready: {entry.error}", model=name, version=version
+            )
         return entry
+
+    def reload(self) -> ReloadReport:
+        """Look for bundles again where they were found; load what is new or changed, keep what
+        did not change, and swap the table at once. Raises :class:`ConfigurationError` if the
+        registry was built from a fixed list of entries or the repository is gone (the loaded
+        models keep serving)."""
+        if self._locate is None:
+            raise ConfigurationError("this registry was not loaded from disk; nothing to reload")
+        with self._reload_lock:
+            previous = {entry.directory: entry for entry in self}
+            entries: list[ModelEntry] = []
+            report = ReloadReport()
+            for location in self._locate():
+                before = previous.pop(location.path, None)
+                entry = load_entry(location, before)
+                entries.append(entry)
+                if entry.ready and before is not None and entry.predictor is before.predictor:
+                    (report.kept if entry.reload_error else report.unchanged).append(entry.label)
+                elif entry.ready:
+                    report.loaded.append(entry.label)
+                else:
+                    report.failed.append(entry.label)
+            report.removed.extend(entry.label for entry in previous.values())
+            self._models = _group(entries)
+        logger.info(
+            "models reloaded: loaded %s, unchanged %s, removed %s, failed %s, kept %s",
+            report.loaded,
+            report.unchanged,
+            report.removed,
+            report.failed,
+            report.kept,
+        )
+        return report

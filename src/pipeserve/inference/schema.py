@@ -74,6 +74,9 @@ def _message(error: ErrorDetails, feature_types: Mapping[str, str]) -> str:
     if error["type"] == "extra_forbidden":
         known = ", ".join(feature_types)
         return f"is not a feature of this model (expected only: {known})"
+    if error["type"] == "model_type":
+        got = _json_type_name(type(error["input"]).__name__)
+        return f"must be an object of named features, got {got}"
     if error["type"] == "finite_number":
         return "must be a finite number (NaN and Infinity are not allowed)"
     if isinstance(field, str) and field in feature_types:
@@ -127,13 +130,16 @@ class InstanceValidator:
             raise InvalidInputError(summarize_errors(errors), errors=errors) from error
         return instance.model_dump(by_alias=True)
 
-    def validate_rows(self, rows: Iterable[Any]) -> list[dict[str, Any]]:
-        """Validate every row; raise one :class:`InvalidInputError` listing all problems."""
+    def validate_rows(
+        self, rows: Iterable[Any], prefix: Sequence[int | str] = ()
+    ) -> list[dict[str, Any]]:
+        """Validate every row; raise one :class:`InvalidInputError` listing all problems, each
+        located as ``prefix[index].feature``."""
         valid: list[dict[str, Any]] = []
         errors: list[dict[str, str]] = []
         for index, row in enumerate(rows):
             try:
-                valid.append(self.validate_row(row, (index,)))
+                valid.append(self.validate_row(row, (*prefix, index)))
             except InvalidInputError as error:
                 errors.extend(error.details["errors"])
         if errors:

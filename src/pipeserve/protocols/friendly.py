@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pipeserve.bundle.manifest import FeatureSpec, Lineage, Manifest
 from pipeserve.errors import InvalidInputError, MalformedRequestError
 from pipeserve.inference.predictor import Prediction
-from pipeserve.inference.registry import ModelEntry
+from pipeserve.inference.registry import ModelEntry, ServedModel
 from pipeserve.inference.schema import describe_errors, schema_title, summarize_errors
 
 
@@ -133,11 +133,26 @@ class PredictResponse(_Doc):
     predictions: list[PredictionItem]
 
 
+class VersionSummary(_Doc):
+    version: str | None = Field(description="None only when the bundle is too broken to say.")
+    ready: bool
+    error: str | None = Field(default=None, description="Why this version is not ready.")
+    reload_error: str | None = Field(
+        default=None,
+        description="Why a newer bundle at the same place was refused; this version keeps serving.",
+    )
+
+
 class ModelSummary(_Doc):
     name: str = Field(description="The name the model is served under.")
-    ready: bool
-    version: str | None = None
-    error: str | None = Field(default=None, description="Why the model is not ready.")
+    ready: bool = Field(description="Whether the default version can answer.")
+    version: str | None = Field(
+        default=None,
+        description="The default version: the newest ready one (it answers requests that name "
+        "no version).",
+    )
+    error: str | None = Field(default=None, description="Why the default version is not ready.")
+    versions: list[VersionSummary] = Field(default_factory=list, description="Oldest first.")
 
 
 class ModelList(_Doc):
@@ -158,20 +173,32 @@ class ModelMetadata(ModelSummary):
     )
 
 
-def summarize(entry: ModelEntry) -> dict[str, Any]:
-    """The model's line in ``GET /api/v1/models``."""
-    manifest = entry.manifest
+def _version_summary(entry: ModelEntry) -> dict[str, Any]:
     return {
-        "name": entry.name,
+        "version": entry.version,
         "ready": entry.ready,
-        "version": manifest.version if manifest else None,
         "error": entry.error,
+        "reload_error": entry.reload_error,
     }
 
 
-def describe(entry: ModelEntry) -> dict[str, Any]:
-    """``GET /api/v1/models/<name>``: everything the manifest says about the model."""
-    document = summarize(entry)
+def summarize(model: ServedModel) -> dict[str, Any]:
+    """The model's line in ``GET /api/v1/models`` and ``/readyz``."""
+    default = model.default
+    return {
+        "name": model.name,
+        "ready": default.ready,
+        "version": default.version,
+        "error": default.error,
+        "versions": [_version_summary(entry) for entry in model.versions],
+    }
+
+
+def describe(model: ServedModel, entry: ModelEntry) -> dict[str, Any]:
+    """``GET /api/v1/models/<name>[/versions/<version>]``: what the manifest of ``entry`` (one
+    of ``model``'s versions) says about it, and the model's versions."""
+    document = summarize(model)
+    document.update(ready=entry.ready, version=entry.version, error=entry.error)
     manifest = entry.manifest
     if manifest is None:
         return document

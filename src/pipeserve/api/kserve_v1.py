@@ -1,0 +1,59 @@
+"""KServe's V1 protocol under ``/v1``: thin adapter over the data plane (see
+:mod:`pipeserve.protocols.v1`). Errors are ``{"error": "..."}`` as KServe answers them."""
+
+from __future__ import annotations
+
+from apiflask import APIBlueprint
+from flask import Response
+
+from pipeserve.api.context import codec, dataplane, json_body, json_response
+from pipeserve.api.problems import register_standard_protocol_handlers
+from pipeserve.protocols.v1 import (
+    V1Codec,
+    V1ModelList,
+    V1ModelStatus,
+    V1PredictResponse,
+)
+
+kserve_v1 = APIBlueprint("kserve_v1", __name__, tag="KServe V1", url_prefix="/v1")
+register_standard_protocol_handlers(kserve_v1)
+
+_ERRORS = {
+    400: "Malformed JSON, or instances that do not fit the model.",
+    404: "No model of that name.",
+    413: "The body is larger than PIPESERVE_MAX_BODY_BYTES.",
+    415: "The body is not declared as application/json.",
+    503: "The model is configured but not loaded.",
+}
+
+
+@kserve_v1.get("/models")
+@kserve_v1.output(V1ModelList)
+@kserve_v1.doc(summary="List the model names")
+def list_models() -> Response:
+    return json_response({"models": [model.name for model in dataplane().models()]})
+
+
+@kserve_v1.get("/models/<name>")
+@kserve_v1.output(V1ModelStatus)
+@kserve_v1.doc(summary="Model status", responses={404: "No model of that name."})
+def model_status(name: str) -> Response:
+    model = dataplane().served_model(name)
+    return json_response({"name": model.name, "ready": model.ready})
+
+
+@kserve_v1.post("/models/<name>:predict")
+@kserve_v1.output(V1PredictResponse)
+@kserve_v1.doc(
+    summary="Predict (KServe V1)",
+    description="Instances are objects of named features or arrays in the model's feature "
+    "order; `parameters.probabilities: true` adds each class's probability.",
+    responses=_ERRORS,
+)
+def predict(name: str) -> Response:
+    plane = dataplane()
+    entry = plane.inference_model(name)
+    v1 = codec(V1Codec, entry)
+    request = v1.decode(json_body())
+    prediction = plane.predict(entry, request.rows, probabilities=request.probabilities)
+    return json_response(v1.encode(prediction))

@@ -1,0 +1,32 @@
+"""The admin reload route exists only when enabled, and switches versions without a gap."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeserve.api import create_app
+from pipeserve.settings import Settings
+from tests.conftest import copy_bundle
+
+
+def test_the_admin_routes_are_off_by_default(settings: Settings) -> None:
+    client = create_app(settings).test_client()
+
+    assert client.post("/admin/reload").status_code == 404
+
+
+def test_reload_serves_a_new_version_and_reports_it(tmp_path: Path, session_bundle: Path) -> None:
+    repository = tmp_path / "models"
+    copy_bundle(session_bundle, repository / "iris" / "1", "1")
+    app = create_app(Settings(model_dir=repository, admin_enabled=True, log_level="WARNING"))
+    client = app.test_client()
+    copy_bundle(session_bundle, repository / "iris" / "2", "2")
+
+    before = client.get("/api/v1/models/iris").get_json()["version"]
+    report = client.post("/admin/reload").get_json()
+    after = client.get("/api/v1/models/iris").get_json()["version"]
+
+    assert (before, after) == ("1", "2")
+    assert report["loaded"] == ["iris/2"]
+    assert report["unchanged"] == ["iris/1"]
+    assert isinstance(report["worker_pid"], int)

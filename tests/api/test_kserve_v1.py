@@ -1,0 +1,61 @@
+"""KServe V1 routes: status, predict with objects or arrays, KServe-style errors."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+
+from tests.conftest import FEATURES
+
+SETOSA = [5.1, 3.5, 1.4, 0.2]
+
+
+def test_lists_models_and_reports_readiness(multi_client: FlaskClient) -> None:
+    assert multi_client.get("/v1/models").get_json() == {"models": ["colours", "iris"]}
+    assert multi_client.get("/v1/models/iris").get_json() == {"name": "iris", "ready": True}
+
+
+def test_predicts_labels_from_arrays_and_objects_alike(multi_client: FlaskClient) -> None:
+    response = multi_client.post(
+        "/v1/models/iris:predict",
+        json={"instances": [SETOSA, dict(zip(FEATURES, SETOSA, strict=True))]},
+    )
+
+    assert response.status_code == 200
+    assert response.get_json() == {"predictions": ["setosa", "setosa"]}
+
+
+def test_probabilities_come_when_asked_and_agree_with_the_friendly_api(
+    multi_client: FlaskClient,
+) -> None:
+    v1 = multi_client.post(
+        "/v1/models/colours:predict",
+        json={"instances": [["red", 1.0]], "parameters": {"probabilities": True}},
+    ).get_json()
+    friendly = multi_client.post(
+        "/api/v1/models/colours/predict", json={"instances": [{"colour": "red", "size": 1.0}]}
+    ).get_json()
+
+    assert v1["predictions"] == [friendly["predictions"][0]["label"]]
+    assert v1["probabilities"] == [friendly["predictions"][0]["probabilities"]]
+
+
+def test_errors_are_kserve_style_with_the_status_that_fits(multi_client: FlaskClient) -> None:
+    unknown = multi_client.post("/v1/models/wine:predict", json={"instances": [SETOSA]})
+    wrong_width = multi_client.post("/v1/models/iris:predict", json={"instances": [[1, 2]]})
+    malformed = multi_client.post(
+        "/v1/models/iris:predict", data="{", content_type="application/json"
+    )
+    not_json = multi_client.post("/v1/models/iris:predict", data="x", content_type="text/plain")
+    too_large = multi_client.post("/v1/models/iris:predict", json={"instances": [SETOSA] * 200})
+
+    assert (unknown.status_code, unknown.get_json()) == (
+        404,
+        {"error": "model 'wine' is not served here (available: colours, iris)"},
+    )
+    assert wrong_width.status_code == 400
+    assert "expected 4 in this order" in wrong_width.get_json()["error"]
+    assert malformed.status_code == 400
+    assert "not valid JSON" in malformed.get_json()["error"]
+    assert not_json.status_code == 415
+    assert too_large.status_code == 413
+    assert "PIPESERVE_MAX_BODY_BYTES" in too_large.get_json()["error"]

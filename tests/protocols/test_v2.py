@@ -1,0 +1,238 @@
+"""Open Inference Protocol codec: both tensor layouts, binary data, outputs, precise errors."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+
+from pipeserve.errors import InvalidInputError, MalformedRequestError
+from pipeserve.inference.predictor import Prediction
+from pipeserve.inference.registry import ModelEntry, ServedModel, load_entry
+from pipeserve.inference.store import BundleLocation
+from pipeserve.protocols.v2 import V2Codec, model_metadata
+from tests.conftest import FEATURES
+
+
+@pytest.fixture
+def iris(bundle_dir: Path) -> ModelEntry:
+    return load_entry(BundleLocation(bundle_dir, "iris", None))
+
+
+@pytest.fixture
+def colours(colour_bundle: Path) -> ModelEntry:
+    return load_entry(BundleLocation(colour_bundle, "colours", None))
+
+
+def _tensor(name: str, datatype: str, shape: list[int], data: list[Any]) -> dict[str, Any]:
+    return {"name": name, "datatype": datatype, "shape": shape, "data": data}
+
+
+def _decode(entry: ModelEntry, document: dict[str, Any], max_instances: int = 5) -> Any:
+    return V2Codec(entry, max_instances).decode(orjson.dumps(document))
+
+
+def test_one_2d_tensor_is_split_into_feature_columns(iris: ModelEntry) -> None:
+    request = _decode(
+        iris, {"inputs": [_tensor("input-0", "FP32", [2, 4], [[1, 2, 3, 4], [5, 6, 7, 8]])]}
+    )
+
+    assert request.rows == 2
+    assert list(request.columns) == FEATURES
+    assert request.columns["petal_length"].tolist() == [3.0, 7.0]
+    assert request.outputs == ("predict", "predict_proba")
+
+
+def test_one_tensor_per_feature_carries_strings_as_bytes(colours: ModelEntry) -> None:
+    request = _decode(
+        colours,
+        {
+            "id": "r1",
+            "parameters": {"content_type": "pd"},
+            "inputs": [
+                _tensor("size", "INT64", [2, 1], [[3], [9]]),
+                _tensor("colour", "BYTES", [2], ["red", "blue"]),
+            ],
+            "outputs": [{"name": "predict"}],
+        },
+    )
+
+    assert request.columns["colour"] == ["red", "blue"]
+    assert request.columns["size"].tolist() == [3.0, 9.0]
+    assert (request.id, request.parameters, request.outputs) == (
+        "r1",
+        {"content_type": "pd"},
+        ("predict",),
+    )
+
+
+def test_binary_tensor_data_is_read_after_the_json_header(colours: ModelEntry) -> None:
+    sizes = np.array([1.5, 8.0], dtype="<f4").tobytes()
+    strings = b"".join(struct.pack("<I", len(s)) + s for s in (b"green", b"r\xc3\xb6t"))
+    header = orjson.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "size",
+                    "datatype": "FP32",
+                    "shape": [2],
+                    "parameters": {"binary_data_size": len(sizes)},
+                },
+                {
+                    "name": "colour",
+                    "datatype": "BYTES",
+                    "shape": [2],
+                    "parameters": {"binary_data_size": len(strings)},
+                },
+            ]
+        }
+    )
+
+    request = V2Codec(colours, 5).decode(header + sizes + strings, len(header))
+
+    assert request.columns["size"].tolist() == [1.5, 8.0]
+    assert request.columns["colour"] == ["green", "röt"]
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        ([_tensor("x", "FP64", [1, 3], [1, 2, 3])], "has 3 columns; this model takes 4"),
+        ([_tensor("x", "FP64", [2, 4], [1, 2, 3])], "has shape [2, 4] but 3 values"),
+        ([_tensor("x", "BYTES", [1, 4], ["a", "b", "c", "d"])], "features are numbers"),
+        ([_tensor("x", "FP64", [1, 4], [1, 2, "3", 4])], "element 2 is a string"),
+        ([_tensor("x", "FP64", [1, 4], [1, 2, True, 4])], "element 2 is a boolean"),
+        ([_tensor("x", "INT32", [1, 4], [1, 2, 3.5, 4])], "is INT32 but element 2 is 3.5"),
+        ([_tensor("sepal_length", "FP64", [1], [1.0])], "missing inputs: sepal_width"),
+        (
+            [_tensor(name, "FP64", [1], [1.0]) for name in FEATURES]
+            + [_tensor("colour", "BYTES", [1], ["x"])],
+            "'colour' is not a feature",
+        ),
+        (
+            [_tensor(name, "FP64", [1], [1.0]) for name in FEATURES[:3]]
+            + [_tensor("petal_width", "FP64", [2], [1.0, 2.0])],
+            "has 2 rows, the inputs before it 1",
+        ),
+        (
+            [_tensor(name, "FP64", [1, 2], [1.0, 2.0]) for name in FEATURES],
+            "a feature tensor is [N] or [N, 1]",
+        ),
+        ([_tensor("x", "FP64", [6, 4], [1.0] * 24)], "at most 5 per request"),
+        ([_tensor("x", "FP64", [0, 4], [])], "no rows"),
+    ],
+)
+def test_tensors_that_do_not_fit_the_model_are_refused_with_the_reason(
+    iris: ModelEntry, inputs: list[dict[str, Any]], message: str
+) -> None:
+    with pytest.raises(InvalidInputError) as raised:
+        _decode(iris, {"inputs": inputs})
+
+    assert message in raised.value.message
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"inputs": []}, "inputs"),
+        ({"inputs": [_tensor("x", "FP128", [1, 4], [1, 2, 3, 4])]}, "inputs[0].datatype"),
+        (
+            {"inputs": [_tensor("x", "FP64", [1, 4], [1, 2, 3, 4])], "outputs": [{"name": "p"}]},
+            "outputs[0].name",
+        ),
+        ({"inputs": [{"name": "x", "datatype": "FP64", "shape": [1, 4]}]}, "has no data"),
+        ({"input": []}, "inputs"),
+    ],
+)
+def test_a_malformed_envelope_names_the_field(
+    iris: ModelEntry, document: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(InvalidInputError) as raised:
+        _decode(iris, document)
+
+    assert message in str(raised.value.details["errors"]) + raised.value.message
+
+
+def test_string_features_need_bytes_tensors(colours: ModelEntry) -> None:
+    with pytest.raises(InvalidInputError, match="send it as BYTES, not FP32"):
+        _decode(
+            colours,
+            {"inputs": [_tensor("colour", "FP32", [1], [1]), _tensor("size", "FP32", [1], [1])]},
+        )
+    with pytest.raises(InvalidInputError, match="send one tensor per feature"):
+        _decode(colours, {"inputs": [_tensor("x", "FP32", [1, 2], [1, 2])]})
+    with pytest.raises(InvalidInputError, match="numeric feature: send it as FP32"):
+        _decode(
+            colours,
+            {
+                "inputs": [
+                    _tensor("colour", "BYTES", [1], ["a"]),
+                    _tensor("size", "BYTES", [1], ["1"]),
+                ]
+            },
+        )
+
+
+@pytest.mark.parametrize(
+    ("body", "header_length", "message"),
+    [
+        (b"{", None, "not valid JSON"),
+        (b'{"inputs": []}', 99, "Inference-Header-Content-Length is 99"),
+        (
+            b'{"inputs": [{"name": "x", "datatype": "FP64", "shape": [1, 4], '
+            b'"parameters": {"binary_data_size": 64}}]}',
+            -1,
+            "does not fit",
+        ),
+    ],
+)
+def test_unreadable_bodies_are_malformed(
+    iris: ModelEntry, body: bytes, header_length: int | None, message: str
+) -> None:
+    length = len(body) if header_length == -1 else header_length
+    with pytest.raises(MalformedRequestError, match=message):
+        V2Codec(iris, 5).decode(body, length)
+
+
+def test_the_response_has_both_outputs_and_echoes_id_and_parameters(iris: ModelEntry) -> None:
+    codec = V2Codec(iris, 5)
+    request = codec.decode(
+        orjson.dumps(
+            {
+                "id": "abc",
+                "parameters": {"trace": True},
+                "inputs": [_tensor("x", "FP64", [2, 4], [1.0] * 8)],
+            }
+        )
+    )
+    prediction = Prediction(["setosa", "virginica"], np.array([[0.9, 0.05, 0.05], [0, 0.1, 0.9]]))
+
+    response = orjson.loads(
+        orjson.dumps(codec.encode(prediction, request), option=orjson.OPT_SERIALIZE_NUMPY)
+    )
+
+    assert response["model_name"] == "iris"
+    assert response["model_version"] == "7"
+    assert response["id"] == "abc"
+    assert response["parameters"] == {"trace": True}
+    assert response["outputs"][0] == {
+        "name": "predict",
+        "shape": [2],
+        "datatype": "BYTES",
+        "data": ["setosa", "virginica"],
+    }
+    assert response["outputs"][1]["shape"] == [2, 3]
+    assert response["outputs"][1]["data"] == [0.9, 0.05, 0.05, 0, 0.1, 0.9]
+
+
+def test_metadata_lists_one_input_per_feature_and_both_outputs(iris: ModelEntry) -> None:
+    metadata = model_metadata(ServedModel("iris", (iris,)), iris)
+
+    assert [tensor["name"] for tensor in metadata["inputs"]] == FEATURES
+    assert metadata["outputs"][1] == {"name": "predict_proba", "datatype": "FP64", "shape": [-1, 3]}
+    assert orjson.loads(metadata["parameters"]["classes"]) == ["setosa", "versicolor", "virginica"]
+    assert metadata["versions"] == ["7"]

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -51,10 +52,17 @@ def wait_ready(base: str, process: subprocess.Popen[bytes], seconds: float = 30)
     raise AssertionError("server did not become ready")
 
 
+@dataclass(frozen=True)
+class ServerProcess:
+    base: str
+    pid: int
+
+
 @contextmanager
-def running_server(log_path: Path, **settings: str) -> Iterator[str]:
+def running_server(log_path: Path, **settings: str) -> Iterator[ServerProcess]:
     """Run `pipeserve serve` (Gunicorn) on a free loopback port with ``PIPESERVE_<KEY>``
-    settings; yield its base URL once ready; stop it with SIGTERM and check it exited cleanly."""
+    settings; yield its URL and (master) pid once ready; stop it with SIGTERM and check it
+    exited cleanly."""
     port = free_port()
     env = {
         **venv_environment(),
@@ -67,7 +75,7 @@ def running_server(log_path: Path, **settings: str) -> Iterator[str]:
         process = subprocess.Popen(["pipeserve", "serve"], env=env, stdout=log, stderr=log)
         try:
             wait_ready(base, process)
-            yield base
+            yield ServerProcess(base, process.pid)
         finally:
             process.send_signal(signal.SIGTERM)
             try:

@@ -30,8 +30,8 @@ def server(
     for version in ("1", "2"):
         copy_bundle(session_bundle, root / "models" / "iris" / version, version)
     shutil.copytree(colour_bundle, root / "models" / "colours")
-    with running_server(root / "server.log", model_dir=str(root / "models")) as base:
-        yield base
+    with running_server(root / "server.log", model_dir=str(root / "models")) as running:
+        yield running.base
 
 
 def _friendly_labels(server: str, rows: np.ndarray) -> list[str]:

@@ -18,8 +18,8 @@ SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_w
 
 @pytest.fixture
 def server(model_dir: Path, tmp_path: Path) -> Iterator[str]:
-    with running_server(tmp_path / "server.log", model_dir=str(model_dir)) as base:
-        yield base
+    with running_server(tmp_path / "server.log", model_dir=str(model_dir)) as running:
+        yield running.base
 
 
 def test_serves_predictions_health_and_docs(server: str) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from apiflask import APIFlask
 from flask.testing import FlaskClient
 
 from pipeserve.api import create_app
+from pipeserve.api.context import start_draining
 from pipeserve.settings import Settings
 
 
@@ -44,3 +46,15 @@ def test_not_ready_names_the_model_that_failed(model_dir: Path, settings: Settin
     assert {m["name"]: m["ready"] for m in body["models"]} == {"broken": False, "iris": True}
     # the healthy model keeps serving
     assert client.get("/api/v1/models/iris").status_code == 200
+
+
+def test_readiness_turns_503_once_the_server_drains(app: APIFlask) -> None:
+    client = app.test_client()
+    assert client.get("/readyz").status_code == 200
+
+    start_draining(app)
+    response = client.get("/readyz")
+
+    assert response.status_code == 503
+    assert response.get_json()["code"] == "shutting_down"
+    assert client.get("/healthz").status_code == 200  # draining is not dead

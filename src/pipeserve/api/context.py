@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 import uuid
 import weakref
 from collections.abc import Callable
@@ -23,7 +24,11 @@ _EXTENSION_KEY = "pipeserve"
 
 def install(app: Flask, settings: Settings, dataplane: DataPlane) -> None:
     """Attach settings and data plane to ``app`` and add request ids to every exchange."""
-    app.extensions[_EXTENSION_KEY] = {"settings": settings, "dataplane": dataplane}
+    app.extensions[_EXTENSION_KEY] = {
+        "settings": settings,
+        "dataplane": dataplane,
+        "draining": threading.Event(),
+    }
     app.before_request(_assign_request_id)
     app.after_request(_echo_request_id)
 
@@ -32,6 +37,18 @@ def dataplane() -> DataPlane:
     """The data plane of the current app."""
     plane: DataPlane = current_app.extensions[_EXTENSION_KEY]["dataplane"]
     return plane
+
+
+def start_draining(app: Flask) -> None:
+    """Mark ``app`` as shutting down: readiness turns 503 while in-flight requests finish.
+    Called from the server's SIGTERM handler (see ``gunicorn_conf``)."""
+    app.extensions[_EXTENSION_KEY]["draining"].set()
+
+
+def draining() -> bool:
+    """Whether the current app is shutting down."""
+    event: threading.Event = current_app.extensions[_EXTENSION_KEY]["draining"]
+    return event.is_set()
 
 
 def settings() -> Settings:

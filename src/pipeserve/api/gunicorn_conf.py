@@ -8,7 +8,11 @@ read by importing it, so unlike the rest of the package this module reads settin
 from __future__ import annotations
 
 import os
+import signal
+from types import FrameType
+from typing import Any
 
+from pipeserve.api.context import start_draining
 from pipeserve.settings import Settings
 
 _settings = Settings()
@@ -35,3 +39,15 @@ proc_name = "pipeserve"
 # Gunicorn 24+ opens a management socket in $HOME by default: nothing here uses it, and in a
 # container $HOME is read-only or shared. Off.
 control_socket_disable = True
+
+
+def post_worker_init(worker: Any) -> None:
+    """On SIGTERM, turn /readyz to 503 before Gunicorn's own graceful exit starts, so that a
+    load balancer still probing this worker's keep-alive connections stops sending to it."""
+    graceful_exit = worker.handle_exit
+
+    def drain_then_exit(signum: int, frame: FrameType | None) -> None:
+        start_draining(worker.wsgi)
+        graceful_exit(signum, frame)
+
+    signal.signal(signal.SIGTERM, drain_then_exit)

@@ -9,7 +9,7 @@ from apiflask import APIBlueprint
 from flask import Response
 from pydantic import BaseModel
 
-from pipeserve.api.context import dataplane, json_response
+from pipeserve.api.context import dataplane, draining, json_response
 from pipeserve.api.problems import problem
 from pipeserve.protocols.friendly import ModelSummary, summarize
 
@@ -43,11 +43,17 @@ def healthz() -> Response:
     description="200 once the models are loaded and verified (every configured model version, "
     "or with PIPESERVE_READY_POLICY=any at least one model); else 503, a problem document "
     "whose `models` says which are not ready and why.",
-    responses={503: "Not ready: no model configured, or a model failed to load."},
+    responses={
+        503: "Not ready: no model configured, a model failed to load, or the server is "
+        "shutting down (SIGTERM received; requests in flight still finish)."
+    },
 )
 def readyz() -> Response:
     plane = dataplane()
     models = [summarize(model) for model in plane.models()]
+    if draining():
+        detail = "shutting down: finishing the requests in flight"
+        return problem(HTTPStatus.SERVICE_UNAVAILABLE, detail, "shutting_down", {"models": models})
     if plane.ready():
         return json_response({"status": "ready", "models": models})
     failed = [

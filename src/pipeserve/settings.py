@@ -75,6 +75,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Most instances (rows) accepted in one prediction request.",
     )
+    max_string_length: int = Field(
+        default=1000,
+        ge=1,
+        description="Longest value accepted for a string feature (for example an address), in "
+        "characters.",
+    )
     timeout: int = Field(
         default=30,
         ge=1,

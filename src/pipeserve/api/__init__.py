@@ -85,9 +85,10 @@ def load_registry(settings: Settings) -> ModelRegistry:
     """The models of ``settings``: the bundles listed in ``model_paths`` if any, else the model
     repository ``model_dir``. Raises :class:`~pipeserve.errors.ConfigurationError` when the
     repository does not exist or a model version is configured twice."""
+    policy, max_string_length = settings.ready_policy, settings.max_string_length
     if settings.model_paths:
-        return ModelRegistry.from_paths(settings.model_paths, settings.ready_policy)
-    return ModelRegistry.from_directory(settings.model_dir, settings.ready_policy)
+        return ModelRegistry.from_paths(settings.model_paths, policy, max_string_length)
+    return ModelRegistry.from_directory(settings.model_dir, policy, max_string_length)
 
 
 def _docs_assets() -> Blueprint:

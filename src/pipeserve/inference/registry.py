@@ -25,7 +25,7 @@ from pipeserve.errors import (
     ModelNotReadyError,
 )
 from pipeserve.inference.predictor import Predictor
-from pipeserve.inference.schema import InstanceValidator
+from pipeserve.inference.schema import MAX_STRING_LENGTH, InstanceValidator
 from pipeserve.inference.store import (
     BundleLocation,
     discover_repository,
@@ -111,7 +111,12 @@ def _failed(location: BundleLocation, message: str, fingerprint: bytes | None) -
     return ModelEntry(name, version, location.path, error=message, fingerprint=fingerprint)
 
 
-def load_entry(location: BundleLocation, previous: ModelEntry | None = None) -> ModelEntry:
+def load_entry(
+    location: BundleLocation,
+    previous: ModelEntry | None = None,
+    *,
+    max_string_length: int = MAX_STRING_LENGTH,
+) -> ModelEntry:
     """Load and verify the bundle at ``location``.
 
     Returns ``previous`` untouched when its bundle did not change; a failed entry when the bundle
@@ -147,7 +152,7 @@ def load_entry(location: BundleLocation, previous: ModelEntry | None = None) -> 
         version=manifest.version,
         directory=location.path,
         predictor=predictor,
-        validator=InstanceValidator(manifest),
+        validator=InstanceValidator(manifest, max_string_length),
         version_warnings=tuple(bundle.version_warnings),
         fingerprint=fingerprint,
     )
@@ -181,27 +186,47 @@ class ModelRegistry:
         entries: list[ModelEntry],
         locate: Callable[[], list[BundleLocation]] | None = None,
         ready_policy: ReadyPolicy = "all",
+        max_string_length: int = MAX_STRING_LENGTH,
     ) -> None:
         self._models = _group(entries)
         self._locate = locate
         self._ready_policy = ready_policy
+        self._max_string_length = max_string_length
         self._reload_lock = threading.Lock()
 
     @classmethod
-    def from_directory(cls, model_dir: Path, ready_policy: ReadyPolicy = "all") -> ModelRegistry:
+    def from_directory(
+        cls,
+        model_dir: Path,
+        ready_policy: ReadyPolicy = "all",
+        max_string_length: int = MAX_STRING_LENGTH,
+    ) -> ModelRegistry:
         """Load every model version of a repository (see :mod:`pipeserve.inference.store`)."""
-        return cls.from_locator(lambda: discover_repository(model_dir), ready_policy)
+        return cls.from_locator(
+            lambda: discover_repository(model_dir), ready_policy, max_string_length
+        )
 
     @classmethod
-    def from_paths(cls, paths: list[Path], ready_policy: ReadyPolicy = "all") -> ModelRegistry:
+    def from_paths(
+        cls,
+        paths: list[Path],
+        ready_policy: ReadyPolicy = "all",
+        max_string_length: int = MAX_STRING_LENGTH,
+    ) -> ModelRegistry:
         """Load bundles listed one by one."""
-        return cls.from_locator(lambda: explicit_locations(paths), ready_policy)
+        return cls.from_locator(lambda: explicit_locations(paths), ready_policy, max_string_length)
 
     @classmethod
     def from_locator(
-        cls, locate: Callable[[], list[BundleLocation]], ready_policy: ReadyPolicy = "all"
+        cls,
+        locate: Callable[[], list[BundleLocation]],
+        ready_policy: ReadyPolicy = "all",
+        max_string_length: int = MAX_STRING_LENGTH,
     ) -> ModelRegistry:
-        return cls([load_entry(location) for location in locate()], locate, ready_policy)
+        entries = [
+            load_entry(location, max_string_length=max_string_length) for location in locate()
+        ]
+        return cls(entries, locate, ready_policy, max_string_length)
 
     def __iter__(self) -> Iterator[ModelEntry]:
         """Every model version, by name then version."""
@@ -281,7 +306,7 @@ class ModelRegistry:
             report = ReloadReport()
             for location in self._locate():
                 before = previous.pop(location.path, None)
-                entry = load_entry(location, before)
+                entry = load_entry(location, before, max_string_length=self._max_string_length)
                 entries.append(entry)
                 if entry.ready and before is not None and entry.predictor is before.predictor:
                     (report.kept if entry.reload_error else report.unchanged).append(entry.label)

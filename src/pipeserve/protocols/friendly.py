@@ -21,10 +21,11 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from pipeserve.bundle.manifest import FeatureSpec, Lineage, Manifest
-from pipeserve.errors import InvalidInputError, MalformedRequestError
+from pipeserve.errors import InvalidInputError
 from pipeserve.inference.predictor import Prediction
 from pipeserve.inference.registry import ModelEntry, ServedModel
 from pipeserve.inference.schema import describe_errors, schema_title, summarize_errors
+from pipeserve.protocols.jsonbody import parse_json
 
 
 @dataclass(frozen=True)
@@ -71,12 +72,8 @@ class FriendlyCodec:
         :class:`InvalidInputError` naming every offending field otherwise.
         """
         try:
-            request = self.request_model.model_validate_json(body)
+            request = self.request_model.model_validate(parse_json(body))
         except ValidationError as error:
-            if any(e["type"] == "json_invalid" for e in error.errors()):
-                raise MalformedRequestError(
-                    f"the request body is not valid JSON: {error.errors()[0]['msg']}"
-                ) from error
             errors = describe_errors(error, self.manifest)
             for item in errors:
                 if item["field"] == "instances" and "at most" in item["message"]:

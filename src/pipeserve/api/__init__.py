@@ -18,6 +18,7 @@ from pipeserve.api.context import install
 from pipeserve.api.health import health
 from pipeserve.api.inference_v2 import inference_v2
 from pipeserve.api.kserve_v1 import kserve_v1
+from pipeserve.api.metrics import Metrics, install_metrics, metrics_blueprint
 from pipeserve.api.models import models
 from pipeserve.api.openapi import spec_processor
 from pipeserve.api.problems import register_problem_handlers
@@ -39,7 +40,8 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     settings = settings or Settings()
     configure_logging(settings.log_level, settings.log_format)
     registry = registry if registry is not None else load_registry(settings)
-    dataplane = DataPlane(registry)
+    metrics = Metrics()
+    dataplane = DataPlane(registry, on_prediction=metrics.record_prediction)
 
     app = APIFlask(
         __name__,
@@ -64,8 +66,10 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the features' training order in /openapi.json
     install(app, settings, dataplane)
+    install_metrics(app, metrics, registry)
     register_problem_handlers(app)
     app.register_blueprint(health)
+    app.register_blueprint(metrics_blueprint)
     app.register_blueprint(models)
     app.register_blueprint(kserve_v1)
     app.register_blueprint(inference_v2)

@@ -7,7 +7,7 @@ Flask or any protocol's JSON.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from numpy.typing import NDArray
@@ -16,12 +16,18 @@ from pipeserve.errors import ModelNotReadyError
 from pipeserve.inference.predictor import Prediction, Predictor
 from pipeserve.inference.registry import ModelEntry, ModelRegistry, ReloadReport, ServedModel
 
+PredictionObserver = Callable[[ModelEntry, Prediction], None]
+
 
 class DataPlane:
     """Health, model lookup, prediction and reloading over a :class:`ModelRegistry`."""
 
-    def __init__(self, registry: ModelRegistry) -> None:
+    def __init__(
+        self, registry: ModelRegistry, on_prediction: PredictionObserver | None = None
+    ) -> None:
+        """``on_prediction`` is told of every prediction (for metrics), after it is made."""
         self.registry = registry
+        self._on_prediction = on_prediction
 
     def live(self) -> bool:
         """The process can answer; a failed model does not make the server dead."""
@@ -59,7 +65,8 @@ class DataPlane:
     ) -> Prediction:
         """Predict for validated rows with the model of ``entry`` (from :meth:`inference_model`,
         so a request uses one model version from start to end, even across a reload)."""
-        return _predictor(entry).predict_rows(rows, probabilities=probabilities)
+        prediction = _predictor(entry).predict_rows(rows, probabilities=probabilities)
+        return self._observed(entry, prediction)
 
     def predict_columns(
         self,
@@ -69,7 +76,13 @@ class DataPlane:
         probabilities: bool,
     ) -> Prediction:
         """Predict for validated columns, one per feature of ``entry``'s model."""
-        return _predictor(entry).predict_columns(columns, probabilities=probabilities)
+        prediction = _predictor(entry).predict_columns(columns, probabilities=probabilities)
+        return self._observed(entry, prediction)
+
+    def _observed(self, entry: ModelEntry, prediction: Prediction) -> Prediction:
+        if self._on_prediction is not None:
+            self._on_prediction(entry, prediction)
+        return prediction
 
     def reload(self) -> ReloadReport:
         """Load new and changed bundles and switch to them (see :meth:`ModelRegistry.reload`)."""

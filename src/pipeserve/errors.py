@@ -67,6 +67,21 @@ class UnsupportedMediaTypeError(RequestError):
     code = "unsupported_media_type"
 
 
+# --- access -----------------------------------------------------------------------------------
+
+
+class AuthenticationError(RequestError):
+    """No bearer token, or one that is not accepted, on a protected route."""
+
+    code = "unauthorized"
+
+
+class PermissionDeniedError(RequestError):
+    """A valid token that may not use this route (an API token on an admin route)."""
+
+    code = "forbidden"
+
+
 # --- model lookup -------------------------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "PIPESERVE_"
@@ -92,6 +92,40 @@ class Settings(BaseSettings):
         description="Seconds in-flight requests get to finish after SIGTERM; keep it below "
         "the pod's terminationGracePeriodSeconds.",
     )
+    api_tokens: SecretStr = Field(
+        default=SecretStr(""),
+        description="Bearer tokens that may call the model routes, separated by commas (for "
+        "example from a Kubernetes Secret). With none here or in the file, the routes are open.",
+    )
+    api_tokens_file: Path | None = Field(
+        default=None,
+        description="File with one bearer token per line (a mounted Secret); re-read when it "
+        "changes. Adds to PIPESERVE_API_TOKENS.",
+    )
+    admin_tokens: SecretStr = Field(
+        default=SecretStr(""),
+        description="Bearer tokens for the admin routes (they may call the model routes too), "
+        "separated by commas. Required when PIPESERVE_ADMIN_ENABLED is true.",
+    )
+    admin_tokens_file: Path | None = Field(
+        default=None, description="File with one admin token per line; re-read when it changes."
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Web origins allowed to call the API from a browser, separated by commas "
+        "(for example https://app.example.com); empty: CORS off.",
+    )
+    access_log: bool = Field(
+        default=True,
+        description="Log one JSON line per request: method, path, status, duration, model, "
+        "version, request id. Never the body unless PIPESERVE_LOG_PAYLOAD_EVERY is set.",
+    )
+    log_payload_every: int = Field(
+        default=0,
+        ge=0,
+        description="Also log the body (first 2 KiB) of one request in this many; 0 = never. "
+        "Bodies hold customer data: enable only where the log store may keep it.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Threshold of the application log."
     )
@@ -104,9 +138,9 @@ class Settings(BaseSettings):
         description="Serve Swagger UI at /docs and the OpenAPI document at /openapi.json.",
     )
 
-    @field_validator("model_paths", mode="before")
+    @field_validator("model_paths", "cors_origins", mode="before")
     @classmethod
-    def _split_paths(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
         # A comma-separated list reads better in a ConfigMap than a JSON array.
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
@@ -121,6 +155,8 @@ def settings_table_markdown() -> str:
         if field.default_factory is not None:
             default = field.default_factory()  # type: ignore[call-arg]
         shown = default.as_posix() if isinstance(default, Path) else default
-        cell = "(none)" if shown == [] else f"`{shown}`"
+        if isinstance(shown, SecretStr):
+            shown = shown.get_secret_value()
+        cell = "(none)" if shown in ([], None, "") else f"`{shown}`"
         lines.append(f"| `{ENV_PREFIX}{name.upper()}` | {cell} | {field.description} |")
     return "\n".join(lines) + "\n"

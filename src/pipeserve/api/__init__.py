@@ -13,7 +13,9 @@ from apiflask import APIFlask
 from flask import Blueprint
 
 from pipeserve import __version__
+from pipeserve.api.access_log import install_access_log
 from pipeserve.api.admin import admin
+from pipeserve.api.auth import install_auth
 from pipeserve.api.context import install
 from pipeserve.api.health import health
 from pipeserve.api.inference_v2 import inference_v2
@@ -22,6 +24,7 @@ from pipeserve.api.metrics import Metrics, install_metrics, metrics_blueprint
 from pipeserve.api.models import models
 from pipeserve.api.openapi import spec_processor
 from pipeserve.api.problems import register_problem_handlers
+from pipeserve.api.security import install_security_headers
 from pipeserve.inference.dataplane import DataPlane
 from pipeserve.inference.registry import ModelRegistry
 from pipeserve.inference.reloader import RepositoryWatcher
@@ -66,7 +69,10 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the features' training order in /openapi.json
     install(app, settings, dataplane)
+    install_access_log(app, settings)
     install_metrics(app, metrics, registry)
+    guard = install_auth(app, settings)
+    install_security_headers(app, settings)
     register_problem_handlers(app)
     app.register_blueprint(health)
     app.register_blueprint(metrics_blueprint)
@@ -81,7 +87,7 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         ).start()
     if settings.docs_enabled:
         app.register_blueprint(_docs_assets())
-        app.spec_processor(spec_processor(dataplane, settings.max_instances))
+        app.spec_processor(spec_processor(dataplane, settings.max_instances, guard.api.configured))
     return app
 
 

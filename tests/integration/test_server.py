@@ -6,6 +6,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,8 +33,9 @@ def wait_ready(base: str, process: subprocess.Popen[bytes], seconds: float = 30)
     raise AssertionError("server did not become ready")
 
 
-@pytest.fixture
-def server(model_dir: Path, venv_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+@contextmanager
+def serving(model_dir: Path, venv_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    """`pipeserve serve` on a free loopback port; stopped with SIGTERM, which must exit 0."""
     port = free_port()
     env = {
         **venv_env,
@@ -56,6 +58,41 @@ def server(model_dir: Path, venv_env: dict[str, str], tmp_path: Path) -> Iterato
                 process.kill()
             log.close()
         assert process.returncode == 0, (tmp_path / "server.log").read_text()
+
+
+@pytest.fixture
+def server(model_dir: Path, venv_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    with serving(model_dir, venv_env, tmp_path) as base:
+        yield base
+
+
+def test_serves_the_credit_model_from_an_address(
+    credit_model_dir: Path, venv_env: dict[str, str], tmp_path: Path
+) -> None:
+    applicant = {
+        "address": "Königsallee 1, Düsseldorf",
+        "age": 35,
+        "income": 2800.0,
+        "loan_amount": 9000.0,
+        "term_months": 36,
+    }
+    with serving(credit_model_dir, venv_env, tmp_path) as base:
+        good = requests.post(
+            f"{base}/api/v1/models/credit/predict", json={"instances": [applicant]}, timeout=10
+        )
+        bad = requests.post(
+            f"{base}/api/v1/models/credit/predict",
+            json={"instances": [{**applicant, "address": ""}]},
+            timeout=10,
+        )
+        ready = requests.get(f"{base}/readyz", timeout=5).json()
+
+    assert good.status_code == 200, good.text
+    assert 0 < good.json()["predictions"][0]["probabilities"]["default"] < 1
+    assert bad.status_code == 422
+    assert bad.headers["Content-Type"] == "application/problem+json"
+    assert bad.json()["errors"][0]["field"] == "instances[0].address"
+    assert {m["name"] for m in ready["models"]} == {"iris", "credit"}
 
 
 def test_serves_predictions_health_and_docs(server: str) -> None:

@@ -14,6 +14,9 @@ from pipeserve.bundle.io import LoadedBundle
 from pipeserve.bundle.manifest import Manifest
 from pipeserve.errors import BundleError
 
+# Column dtypes as training saw them: text stays Python strings (object), as read_table gives.
+_DTYPES = {"float64": "float64", "int64": "int64", "string": object}
+
 
 @dataclass(frozen=True)
 class Prediction:
@@ -69,10 +72,13 @@ class Predictor:
         self, rows: Sequence[Mapping[str, Any]], *, probabilities: bool = True
     ) -> Prediction:
         """Predict for rows given as mappings from feature name to (already validated) value."""
-        columns = {name: [row[name] for row in rows] for name in self.feature_names}
-        return self.predict_frame(
-            pd.DataFrame(columns, dtype="float64"), probabilities=probabilities
-        )
+        columns = {
+            feature.name: pd.Series(
+                [row[feature.name] for row in rows], dtype=_DTYPES[feature.dtype]
+            )
+            for feature in self.manifest.features
+        }
+        return self.predict_frame(pd.DataFrame(columns), probabilities=probabilities)
 
     def predict_frame(self, frame: pd.DataFrame, *, probabilities: bool = True) -> Prediction:
         """Predict for a frame holding (at least) the bundle's feature columns."""

@@ -18,6 +18,7 @@ from pipeserve.bundle.manifest import FeatureSpec, Manifest
 from pipeserve.errors import InvalidInputError
 
 _PYTHON_TYPES: dict[str, type] = {"float64": float, "int64": int, "string": str}
+MAX_TEXT_LENGTH = 500  # characters of one text feature; a postal address needs far fewer
 
 
 def schema_title(name: str, suffix: str) -> str:
@@ -34,6 +35,9 @@ def _feature_field(feature: FeatureSpec, example: Any) -> tuple[type, Any]:
     extra: dict[str, Any] = {}
     if feature.dtype == "float64":
         extra["allow_inf_nan"] = False
+    elif feature.dtype == "string":
+        # Text (an address) must say something, and is bounded so one field cannot be huge.
+        extra.update(min_length=1, max_length=MAX_TEXT_LENGTH)
     return (
         _PYTHON_TYPES[feature.dtype],
         Field(alias=feature.name, description=description, examples=[example], **extra),
@@ -74,8 +78,8 @@ def _message(error: ErrorDetails, feature_types: Mapping[str, str]) -> str:
     if error["type"] == "extra_forbidden":
         known = ", ".join(feature_types)
         return f"is not a feature of this model (expected only: {known})"
-    if error["type"] == "finite_number":
-        return "must be a finite number (NaN and Infinity are not allowed)"
+    if error["type"] in _FIXED_MESSAGES:
+        return _FIXED_MESSAGES[error["type"]]
     if isinstance(field, str) and field in feature_types:
         got = _json_type_name(type(error["input"]).__name__)
         return f"must be a {_JSON_NAMES[feature_types[field]]}, got {got}"
@@ -83,6 +87,11 @@ def _message(error: ErrorDetails, feature_types: Mapping[str, str]) -> str:
 
 
 _JSON_NAMES = {"float64": "number", "int64": "integer", "string": "string"}
+_FIXED_MESSAGES = {
+    "finite_number": "must be a finite number (NaN and Infinity are not allowed)",
+    "string_too_short": "must not be empty",
+    "string_too_long": f"must be at most {MAX_TEXT_LENGTH} characters long",
+}
 
 
 def _json_type_name(python_name: str) -> str:

@@ -209,9 +209,7 @@ def serve(host: str | None, port: int | None, workers: int | None, model_dir: Pa
 @main.command()
 @click.option("--bundle", "bundle_dir", type=EXISTING_DIR, required=True)
 @click.argument("input_path", type=EXISTING_FILE)
-@click.option(
-    "--output", type=PATH, required=True, help="Predictions (.csv, .jsonl or .parquet)."
-)
+@click.option("--output", type=PATH, required=True, help="Predictions (.csv, .jsonl or .parquet).")
 @click.option(
     "--rejects", type=PATH, help="Invalid rows with reasons [default: OUTPUT.rejects.jsonl]"
 )

@@ -71,6 +71,19 @@ class Settings(BaseSettings):
         "else scikit-learn; onnx: require it (a model without one is not ready); sklearn: "
         "always scikit-learn.",
     )
+    batching: bool = Field(
+        default=False,
+        description="Coalesce concurrent predictions of one worker into one model call. A "
+        "lone request never waits; under load, throughput rises at a small latency cost.",
+    )
+    batch_max_rows: int = Field(
+        default=64, ge=1, description="Most rows in one coalesced model call."
+    )
+    batch_max_wait_ms: float = Field(
+        default=2.0,
+        ge=0,
+        description="Longest a batch waits for more requests to join, in milliseconds.",
+    )
     max_body_bytes: int = Field(
         default=1_048_576,
         ge=1024,

@@ -14,6 +14,7 @@
 # Any image with Python 3.11+ and the venv module: pin it by digest in production
 # (python:3.11-slim-bookworm@sha256:...). CI passes a base built locally from Debian packages.
 ARG BASE_IMAGE=python:3.11-slim-bookworm
+# checkov:skip=CKV_DOCKER_7: FROM ${BASE_IMAGE} cannot name a tag itself; the default above is a release tag and CI passes a locally built, content-keyed base
 
 # Stage deps: the third-party dependencies in a venv. This layer (most of the image) is rebuilt only
 # when pyproject.toml or the lock changes, and shared by every image built from the same lock.

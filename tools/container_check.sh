@@ -42,8 +42,9 @@ install_tools() {
     command -v runc > /dev/null || missing+=(runc)
     command -v debootstrap > /dev/null || missing+=(debootstrap)
     [[ ${#missing[@]} -eq 0 ]] && return 0
-    [[ $(id -u) -eq 0 ]] && command -v apt-get > /dev/null \
-        || unavailable "${missing[*]} missing and cannot be installed (needs root and apt-get)"
+    if [[ $(id -u) -ne 0 ]] || ! command -v apt-get > /dev/null; then
+        unavailable "${missing[*]} missing and cannot be installed (needs root and apt-get)"
+    fi
     log "installing ${missing[*]} from Debian"
     export DEBIAN_FRONTEND=noninteractive
     if ! apt-get install -y -q "${missing[@]}" > "$CACHE/apt.log" 2>&1; then

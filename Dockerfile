@@ -16,25 +16,31 @@
 ARG BASE_IMAGE=python:3.11-slim-bookworm
 # checkov:skip=CKV_DOCKER_7: FROM ${BASE_IMAGE} cannot name a tag itself; the default above is a release tag and CI passes a locally built, content-keyed base
 
+# Stage requirements: the runtime dependency list from pyproject.toml. Only this file goes on,
+# so editing other parts of pyproject.toml (tool settings, dev extras) keeps the cache below.
+FROM ${BASE_IMAGE} AS requirements
+WORKDIR /src
+COPY pyproject.toml ./
+RUN python3 -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" > runtime.txt
+
 # Stage deps: the third-party dependencies in a venv. This layer (most of the image) is rebuilt only
-# when pyproject.toml or the lock changes, and shared by every image built from the same lock.
+# when the runtime dependencies or the lock change, and shared by every image built from them.
 FROM ${BASE_IMAGE} AS deps
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_ROOT_USER_ACTION=ignore \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
-COPY pyproject.toml ./
+COPY --from=requirements /src/runtime.txt ./
 COPY requirements/constraints.txt requirements/constraints.txt
 RUN python3 -m venv /opt/pipeserve/venv \
-    && python3 -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" > runtime.txt \
     && /opt/pipeserve/venv/bin/pip install -c requirements/constraints.txt -r runtime.txt \
     && /opt/pipeserve/venv/bin/python -c "import site; open(site.getsitepackages()[0] + '/pipeserve-app.pth', 'w').write('/opt/pipeserve/app\n')"
 
 # Stage app: pipeserve itself goes to /opt/pipeserve/app (on the venv's path through the .pth file
 # above), so a code change rebuilds a small layer, not the dependencies.
 FROM deps AS app
-COPY README.md ./
+COPY pyproject.toml README.md ./
 COPY src src
 RUN /opt/pipeserve/venv/bin/pip install --no-deps --target /opt/pipeserve/app . \
     && /opt/pipeserve/venv/bin/pip check

@@ -112,6 +112,15 @@ deploy-check: manifests $(CHECKOV_VENV)/.installed ## checkov's Kubernetes and D
 		--framework kubernetes dockerfile --skip-check $(CHECKOV_SKIPS) \
 		-f build/deploy/kubernetes.yaml -f build/deploy/openshift.yaml -f Dockerfile
 
+# Exactly the files the Dockerfile reads (the allow-list in .dockerignore; a test keeps the two
+# equal). `oc start-build --from-dir` would upload the whole checkout, .venv included.
+CONTEXT_FILES := Dockerfile .dockerignore pyproject.toml README.md requirements/constraints.txt src models
+
+.PHONY: context
+context: models ## the image's build context as build/context.tar (oc start-build --from-archive)
+	mkdir -p build
+	tar -cf build/context.tar --exclude=__pycache__ --exclude='*.egg-info' $(CONTEXT_FILES)
+
 .PHONY: container
 container: models ## build the image with podman and run it as OpenShift would (skipped if podman cannot run, unless CI=true)
 	tools/container_check.sh

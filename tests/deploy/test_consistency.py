@@ -203,3 +203,14 @@ def test_openshift_builds_into_the_stream_the_deployment_follows(
     }
     timeout = route["metadata"]["annotations"]["haproxy.router.openshift.io/timeout"]
     assert int(timeout.removesuffix("s")) > int(env["PIPESERVE_TIMEOUT"])
+
+
+def test_the_uploaded_build_context_is_what_the_dockerfile_may_read() -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    (line,) = [x for x in makefile.splitlines() if x.startswith("CONTEXT_FILES :=")]
+    uploaded = set(line.split(":=")[1].split()) - {"Dockerfile", ".dockerignore"}
+    ignore = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    allowed = {x[1:].rstrip("/") for x in ignore if x.startswith("!")}
+
+    assert "*" in ignore, ".dockerignore should exclude everything, then allow"
+    assert uploaded == allowed

@@ -152,6 +152,14 @@ class Settings(BaseSettings):
         default="json",
         description="json: one JSON object per line (for log collectors); text: for a terminal.",
     )
+    proxy_hops: int = Field(
+        default=0,
+        ge=0,
+        le=5,
+        description="Reverse proxies in front of the server whose X-Forwarded-For/-Proto/-Host/"
+        "-Port/-Prefix headers are trusted; 0 ignores them. 1 behind the OpenShift router or an "
+        "Ingress controller, so URLs the app builds use the client's https scheme and host.",
+    )
     docs_enabled: bool = Field(
         default=True,
         description="Serve Swagger UI at /docs and the OpenAPI document at /openapi.json.",

@@ -11,6 +11,7 @@ from importlib import resources
 
 from apiflask import APIFlask
 from flask import Blueprint
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from pipeserve import __version__
 from pipeserve.api.access_log import install_access_log
@@ -78,6 +79,12 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         SWAGGER_UI_STANDALONE_PRESET_JS=f"{DOCS_ASSETS}/swagger-ui-standalone-preset.js",
         DOCS_FAVICON=f"{DOCS_ASSETS}/favicon-32x32.png",
     )
+    if settings.proxy_hops:
+        # Behind a router only: trusting X-Forwarded-* from anyone would let clients spoof them.
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
+        )
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the features' training order in /openapi.json
     install(app, settings, dataplane)
     install_access_log(app, settings)

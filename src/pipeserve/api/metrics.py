@@ -52,8 +52,8 @@ class Metrics:
 
     def __init__(self) -> None:
         if os.environ.get(MULTIPROCESS_ENV) and values.ValueClass is values.MutexValue:
-            # prometheus-client chooses file-backed values when it is first imported; the Gunicorn
-            # config (which imports this package) sets the directory only afterwards.
+            # prometheus-client chooses file-backed values when it is first imported; a host
+            # process that imported it before setting the directory would count in memory.
             values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
         disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created doubles the output
         self.registry = CollectorRegistry(auto_describe=True)

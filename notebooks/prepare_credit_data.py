@@ -46,16 +46,7 @@ from sklearn.model_selection import train_test_split
 
 from pipeserve.features.geocoders.gazetteer import default_places
 from pipeserve.features.geography import haversine_km
-from pipeserve.training.params import CreditParams, load_params
-
-
-def project_root(start: Path) -> Path:
-    """The directory holding params.yaml: the cwd for DVC, a parent for a notebook kernel."""
-    for directory in (start, *start.parents):
-        if (directory / "params.yaml").is_file():
-            return directory
-    raise FileNotFoundError(f"no params.yaml in {start} or its parents")
-
+from pipeserve.training.params import CreditParams, load_params, project_root
 
 ROOT = project_root(Path.cwd())
 params = load_params(ROOT / "params.yaml", "credit")

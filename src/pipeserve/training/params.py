@@ -202,3 +202,15 @@ def raw_section(path: Path, section: str | None) -> dict[str, Any]:
 
 # Groups of params.yaml that describe another example model than the top-level one.
 SECTIONS: dict[str, type[CreditParams]] = {"credit": CreditParams}
+
+
+def project_root(start: Path) -> Path:
+    """The directory holding params.yaml, at ``start`` or above: the working directory when DVC
+    runs a notebook as a script, a parent when a notebook kernel starts in ``notebooks/``.
+
+    Raises :class:`FileNotFoundError` when there is none.
+    """
+    for directory in (start, *start.parents):
+        if (directory / "params.yaml").is_file():
+            return directory
+    raise FileNotFoundError(f"no params.yaml in {start} or its parents")

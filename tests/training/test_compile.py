@@ -117,3 +117,9 @@ def test_auto_falls_back_visibly_and_onnx_refuses_without_a_fast_path(
     assert "no compiled form" in auto.path_reason
     with pytest.raises(BundleError, match="PIPESERVE_INFERENCE_PATH=onnx"):
         Predictor(plain, "onnx")
+
+
+def test_a_refusal_reason_stays_short(credit_bundle: Path) -> None:
+    report = load_bundle(credit_bundle).manifest.fast_path
+    assert report is not None
+    assert len(report.reason or "") < 600  # converter errors can print whole models

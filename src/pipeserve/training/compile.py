@@ -34,6 +34,7 @@ ONNX_FILE = "pipeline.onnx"
 # Largest allowed difference of any class probability between ONNX and scikit-learn.
 TOLERANCE = 1e-6
 _OPSETS = {"": 17, "ai.onnx.ml": 3}
+_REASON_CHARS = 160
 _DTYPES: tuple[tuple[str, type[np.floating[Any]]], ...] = (
     ("float64", np.float64),
     ("float32", np.float32),
@@ -113,6 +114,13 @@ def _check(
     return labels_equal, float(np.abs(actual - expected).max())
 
 
+def _summary(error: BaseException) -> str:
+    """The first line of an error, shortened: converter errors can dump whole models."""
+    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    text = f"{type(error).__name__}: {first}"
+    return text if len(text) <= _REASON_CHARS else text[: _REASON_CHARS - 1] + "…"
+
+
 def compile_pipeline(pipeline: Pipeline, features: pd.DataFrame) -> Compiled:
     """Compile ``pipeline`` and check it on ``features`` (raw input rows, for example the
     training and test data); never raises for a pipeline that cannot be compiled."""
@@ -128,7 +136,7 @@ def compile_pipeline(pipeline: Pipeline, features: pd.DataFrame) -> Compiled:
             tail_input = pipeline[:head].transform(features) if head else features
             width = np.asarray(tail_input, dtype=np.float64).shape[1]
         except (TypeError, ValueError) as error:
-            reasons.append(f"steps {head}+: input is not numeric ({error})")
+            reasons.append(f"steps {head}+: input is not numeric ({_summary(error)})")
             continue
         for dtype_name, _ in _DTYPES:
             try:
@@ -137,7 +145,7 @@ def compile_pipeline(pipeline: Pipeline, features: pd.DataFrame) -> Compiled:
                 compiled = CompiledPipeline(onnx, pipeline, report)
             # skl2onnx and onnxruntime raise many unrelated types for an unsupported model.
             except Exception as error:
-                reasons.append(f"steps {head}+ as {dtype_name}: {type(error).__name__}: {error}")
+                reasons.append(f"steps {head}+ as {dtype_name}: {_summary(error)}")
                 continue
             labels_equal, difference = _check(compiled, features, expected)
             if labels_equal and difference <= TOLERANCE:

@@ -137,6 +137,37 @@ class Settings(BaseSettings):
         default=True,
         description="Serve Swagger UI at /docs and the OpenAPI document at /openapi.json.",
     )
+    geocoder_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="Base URL of the Nominatim or Photon service used by models whose geocoder "
+        "backend is nominatim or photon (for example http://nominatim.geo.svc:8080). Unset: no "
+        "address leaves the process, and such models fail with a configuration error.",
+    )
+    geocoder_user_agent: str = Field(
+        default="pipeserve",
+        min_length=1,
+        description="User-Agent sent to the geocoding service; Nominatim's usage policy asks for "
+        "one that identifies the application and a contact.",
+    )
+    geocoder_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds to wait for one geocoding answer; (retries + 1) x timeout must stay "
+        "below PIPESERVE_TIMEOUT.",
+    )
+    geocoder_retries: int = Field(
+        default=2,
+        ge=0,
+        le=5,
+        description="Retries after a timeout, a connection error, 429 or 5xx from the geocoding "
+        "service (with a short growing pause between tries).",
+    )
+    geocoder_cache_size: int = Field(
+        default=10_000,
+        ge=0,
+        description="Addresses whose geocoding answer each worker keeps in an LRU cache (0: none).",
+    )
 
     @field_validator("model_paths", "cors_origins", mode="before")
     @classmethod

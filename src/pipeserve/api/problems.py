@@ -24,6 +24,7 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 # Most specific class first: the first ``isinstance`` match wins.
 STATUS_BY_ERROR: tuple[tuple[type[errors.PipeserveError], HTTPStatus], ...] = (
     (errors.MalformedRequestError, HTTPStatus.BAD_REQUEST),
+    (errors.AddressNotFoundError, HTTPStatus.UNPROCESSABLE_ENTITY),
     (errors.InvalidInputError, HTTPStatus.UNPROCESSABLE_ENTITY),
     (errors.PayloadTooLargeError, HTTPStatus.REQUEST_ENTITY_TOO_LARGE),
     (errors.UnsupportedMediaTypeError, HTTPStatus.UNSUPPORTED_MEDIA_TYPE),
@@ -32,6 +33,8 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.PipeserveError], HTTPStatus], ...] = (
     (errors.RequestError, HTTPStatus.BAD_REQUEST),
     (errors.ModelNotFoundError, HTTPStatus.NOT_FOUND),
     (errors.ModelNotReadyError, HTTPStatus.SERVICE_UNAVAILABLE),
+    # An upstream outage, not the client's fault: the same request may succeed later.
+    (errors.GeocoderUnavailableError, HTTPStatus.SERVICE_UNAVAILABLE),
     # Raised only at start-up or in training; if one escapes into a request it is our fault.
     (errors.BundleIntegrityError, HTTPStatus.INTERNAL_SERVER_ERROR),
     (errors.UntrustedTypeError, HTTPStatus.INTERNAL_SERVER_ERROR),

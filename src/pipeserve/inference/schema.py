@@ -38,8 +38,9 @@ def _feature_field(feature: FeatureSpec, example: Any, max_string_length: int) -
     extra: dict[str, Any] = {}
     if feature.dtype == "float64":
         extra["allow_inf_nan"] = False
-    if feature.dtype == "string":
-        extra["max_length"] = max_string_length
+    elif feature.dtype == "string":
+        # Text (an address) must say something, and is bounded so one field cannot be huge.
+        extra.update(min_length=1, max_length=max_string_length)
     return (
         _PYTHON_TYPES[feature.dtype],
         Field(alias=feature.name, description=description, examples=[example], **extra),
@@ -79,6 +80,7 @@ def format_location(location: Sequence[int | str]) -> str:
 
 _FIXED_MESSAGES = {
     "missing": "is required",
+    "string_too_short": "must not be empty",
     "finite_number": "must be a finite number (NaN and Infinity are not allowed)",
 }
 _SHAPE_MESSAGES = {

@@ -160,6 +160,21 @@ def check_answers(server: RunningServer, bodies: dict[int, bytes]) -> None:
                 )
 
 
+def served_path(server: RunningServer, model: str) -> str | None:
+    """The inference path pipeserve says answers for ``model`` (None when its metadata does not
+    say: a pipeserve from before the fast path).
+
+    Raises :class:`ServerError` when it is not the path the row asked for, so that a row is never
+    measured on a different path than its label says.
+    """
+    with urllib.request.urlopen(server.url(f"/api/v1/models/{model}"), timeout=10) as response:  # noqa: S310  # nosec B310
+        path = orjson.loads(response.read()).get("inference_path")
+    wanted = server.spec.env.get("PIPESERVE_INFERENCE_PATH")
+    if wanted and path != wanted:
+        raise ServerError(f"{server.spec.label}: asked for the {wanted} path, it serves {path}")
+    return str(path) if path else None
+
+
 def measure_server(
     spec: ServerSpec,
     *,
@@ -167,6 +182,7 @@ def measure_server(
     scripts: dict[int, Path],
     bodies: dict[int, bytes],
     bundle: Path,
+    model: str,
     log_dir: Path,
     concurrencies: tuple[int, ...],
     duration_s: float,
@@ -191,6 +207,8 @@ def measure_server(
             result["ready_s"] = server.ready_s
             log(f"{spec.label}: ready in {server.ready_s:.2f} s")
             check_answers(server, bodies)
+            if spec.app == "pipeserve":
+                result["inference_path"] = served_path(server, model)
             url = server.url(spec.predict_path)
             for size in spec.batches:
                 run_wrk(
@@ -337,6 +355,7 @@ def main(argv: list[str] | None = None) -> int:
                     scripts=scripts,
                     bodies=bodies,
                     bundle=bundle,
+                    model=manifest.name,
                     log_dir=work,
                     concurrencies=concurrencies,
                     duration_s=args.duration,

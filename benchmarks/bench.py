@@ -309,11 +309,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", default="", help="server names to run, comma-separated [all]")
     parser.add_argument("--results-dir", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--no-install", action="store_true", help="never apt-get install wrk")
+    parser.add_argument(
+        "--markdown",
+        type=Path,
+        metavar="RESULTS_JSON",
+        help="print that run's table as Markdown (for the README) and exit",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.markdown:
+        print(report.markdown_table(orjson.loads(args.markdown.read_bytes())["servers"]))
+        return 0
     try:
         wrk = ensure_wrk(install=not args.no_install)
     except WrkError as error:

@@ -61,6 +61,27 @@ def format_table(servers: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def markdown_table(servers: list[dict[str, Any]]) -> str:
+    """The table as Markdown (for the project README)."""
+    lines = [
+        "| server / path | conc | batch | req/s | p50 ms | p99 ms | errors | rows/s |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for server in servers:
+        if not server["available"]:
+            lines.append(f"| {server['label']} | | | unavailable: {server['reason']} | | | | |")
+            continue
+        for item in server["cells"]:
+            if "error" in item:
+                continue
+            lines.append(
+                f"| {server['label']} | {item['concurrency']} | {item['batch']} | "
+                f"{item['requests_per_s']:,.0f} | {item['p50_ms']:.2f} | {item['p99_ms']:.2f} | "
+                f"{item['errors']} | {item['rows_per_s']:,.0f} |"
+            )
+    return "\n".join(lines)
+
+
 @dataclass(frozen=True)
 class Target:
     """One of the issue's targets, as measured for one pipeserve configuration."""

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from benchmarks.bench import server_specs
-from benchmarks.report import compute_targets, format_table, write_results
+from benchmarks.report import compute_targets, format_table, markdown_table, write_results
 from benchmarks.wrk import MARKER, WrkError, parse_wrk_output, write_post_script
 
 pytestmark = pytest.mark.integration
@@ -141,6 +141,15 @@ def test_table_shows_unavailable_rows_as_such() -> None:
     assert "missing" in table
     assert "unavailable: no such setting" in table
     assert "7,000" in table
+
+
+def test_markdown_table_has_a_line_per_cell() -> None:
+    lines = markdown_table(SERVERS).splitlines()
+
+    assert lines[0].startswith("| server / path |")
+    assert "| fast | 64 | 1 | 7,000 | 8.00 | 16.00 | 0 | 7,000 |" in lines
+    assert any("unavailable: no such setting" in line for line in lines)
+    assert len(lines) == 2 + 3 + 3 + 1 + 1
 
 
 def test_rows_needing_a_missing_setting_are_unavailable_not_substituted() -> None:

@@ -65,6 +65,12 @@ class Settings(BaseSettings):
         description="Enable POST /admin/reload (reload the models now in the worker that "
         "receives it). Off: the route does not exist.",
     )
+    inference_path: Literal["auto", "onnx", "sklearn"] = Field(
+        default="auto",
+        description="auto: answer with the bundle's compiled ONNX form when its check passed, "
+        "else scikit-learn; onnx: require it (a model without one is not ready); sklearn: "
+        "always scikit-learn.",
+    )
     max_body_bytes: int = Field(
         default=1_048_576,
         ge=1024,

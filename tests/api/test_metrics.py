@@ -42,7 +42,9 @@ def test_requests_predictions_and_models_are_counted(client: FlaskClient) -> Non
         == 1
     )
     assert _value(text, 'pipeserve_predictions_total{label="setosa",model="iris",version="7"}') == 6
-    assert _value(text, 'pipeserve_model_info{model="iris",ready="true",version="7"}') == 1
+    assert (
+        _value(text, 'pipeserve_model_info{model="iris",path="onnx",ready="true",version="7"}') == 1
+    )
     assert _value(text, "pipeserve_http_requests_in_flight") == 1  # the scrape itself
     assert "pipeserve_http_request_duration_seconds_bucket" in text
     assert "_created" not in text

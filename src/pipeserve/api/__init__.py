@@ -26,7 +26,7 @@ from pipeserve.api.openapi import spec_processor
 from pipeserve.api.problems import register_problem_handlers
 from pipeserve.api.security import install_security_headers
 from pipeserve.inference.dataplane import DataPlane
-from pipeserve.inference.registry import ModelRegistry
+from pipeserve.inference.registry import LoadOptions, ModelRegistry
 from pipeserve.inference.reloader import RepositoryWatcher
 from pipeserve.logs import configure_logging
 from pipeserve.settings import Settings
@@ -95,10 +95,10 @@ def load_registry(settings: Settings) -> ModelRegistry:
     """The models of ``settings``: the bundles listed in ``model_paths`` if any, else the model
     repository ``model_dir``. Raises :class:`~pipeserve.errors.ConfigurationError` when the
     repository does not exist or a model version is configured twice."""
-    policy, max_string_length = settings.ready_policy, settings.max_string_length
+    options = LoadOptions(settings.max_string_length, settings.inference_path)
     if settings.model_paths:
-        return ModelRegistry.from_paths(settings.model_paths, policy, max_string_length)
-    return ModelRegistry.from_directory(settings.model_dir, policy, max_string_length)
+        return ModelRegistry.from_paths(settings.model_paths, settings.ready_policy, options)
+    return ModelRegistry.from_directory(settings.model_dir, settings.ready_policy, options)
 
 
 def _docs_assets() -> Blueprint:

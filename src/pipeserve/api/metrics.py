@@ -84,12 +84,13 @@ class Metrics:
         )
         self.model_info = Gauge(
             "pipeserve_model_info",
-            "1 for each configured model version; ready says whether it can answer.",
-            ["model", "version", "ready"],
+            "1 for each configured model version; ready says whether it can answer, path "
+            "whether the compiled ONNX form or scikit-learn answers.",
+            ["model", "version", "ready", "path"],
             registry=self.registry,
             multiprocess_mode="mostrecent",
         )
-        self._published: set[tuple[str, str, str]] = set()
+        self._published: set[tuple[str, str, str, str]] = set()
 
     def record_prediction(self, entry: ModelEntry, prediction: Prediction) -> None:
         """Count predicted rows by class (called by the data plane after each prediction)."""
@@ -103,8 +104,14 @@ class Metrics:
     def describe_models(self, registry: ModelRegistry) -> None:
         """Publish which model versions are configured and ready (and that the ones a reload
         removed are gone: 0)."""
-        current = {
-            (entry.name, entry.version or "", str(entry.ready).lower()) for entry in registry
+        current: set[tuple[str, str, str, str]] = {
+            (
+                entry.name,
+                entry.version or "",
+                str(entry.ready).lower(),
+                entry.predictor.inference_path if entry.predictor else "",
+            )
+            for entry in registry
         }
         for labels in self._published - current:
             self.model_info.labels(*labels).set(0)

@@ -264,15 +264,20 @@ def git_state(root: Path) -> dict[str, Any]:
         completed = subprocess.run(
             ["git", *args], cwd=root, capture_output=True, text=True, check=False
         )
-        return completed.stdout.strip() if completed.returncode == 0 else ""
+        # Not strip(): a porcelain line starts with a meaningful space (" M path").
+        return completed.stdout.rstrip("\n") if completed.returncode == 0 else ""
 
-    changed = git("status", "--porcelain", "--untracked-files=no")
     return {
         "commit": git("rev-parse", "HEAD") or "unknown",
         "short": git("rev-parse", "--short", "HEAD") or "unknown",
         "branch": git("rev-parse", "--abbrev-ref", "HEAD"),
-        "modified_files": [line[3:] for line in changed.splitlines()],
+        "modified_files": modified_files(git("status", "--porcelain", "--untracked-files=no")),
     }
+
+
+def modified_files(porcelain: str) -> list[str]:
+    """Paths in ``git status --porcelain`` output (two status letters, a space, the path)."""
+    return [line[3:] for line in porcelain.splitlines() if line.strip()]
 
 
 def results_path(directory: Path, date: str, commit: str) -> Path:

@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 
 from benchmarks.bench import server_specs
-from benchmarks.report import compute_targets, format_table, markdown_table, write_results
+from benchmarks.report import (
+    compute_targets,
+    format_table,
+    markdown_table,
+    modified_files,
+    write_results,
+)
 from benchmarks.wrk import MARKER, WrkError, parse_wrk_output, write_post_script
 
 pytestmark = pytest.mark.integration
@@ -174,3 +180,7 @@ def test_results_file_is_named_by_date_and_commit(tmp_path: Path) -> None:
 
     assert path == tmp_path / "results" / "2026-01-02-abc1234.json"
     assert json.loads(path.read_text(encoding="utf-8")) == results
+
+
+def test_modified_files_keeps_the_whole_path() -> None:
+    assert modified_files(" M dvc.lock\nM  README.md\n") == ["dvc.lock", "README.md"]

@@ -71,6 +71,19 @@ class Settings(BaseSettings):
         "else scikit-learn; onnx: require it (a model without one is not ready); sklearn: "
         "always scikit-learn.",
     )
+    batching: bool = Field(
+        default=False,
+        description="Coalesce concurrent predictions of one worker into one model call. A "
+        "lone request never waits; under load, throughput rises at a small latency cost.",
+    )
+    batch_max_rows: int = Field(
+        default=64, ge=1, description="Most rows in one coalesced model call."
+    )
+    batch_max_wait_ms: float = Field(
+        default=2.0,
+        ge=0,
+        description="Longest a batch waits for more requests to join, in milliseconds.",
+    )
     max_body_bytes: int = Field(
         default=1_048_576,
         ge=1024,
@@ -138,6 +151,14 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = Field(
         default="json",
         description="json: one JSON object per line (for log collectors); text: for a terminal.",
+    )
+    proxy_hops: int = Field(
+        default=0,
+        ge=0,
+        le=5,
+        description="Reverse proxies in front of the server whose X-Forwarded-For/-Proto/-Host/"
+        "-Port/-Prefix headers are trusted; 0 ignores them. 1 behind the OpenShift router or an "
+        "Ingress controller, so URLs the app builds use the client's https scheme and host.",
     )
     docs_enabled: bool = Field(
         default=True,

@@ -221,3 +221,11 @@ def test_every_estimator_of_params_yaml_trains_and_serves(
     assert response.status_code == 200
     assert [p["label"] for p in response.get_json()["predictions"]] == ["setosa", "virginica"]
     assert client.get("/api/v1/models/iris").get_json()["estimator"] == estimator
+
+
+def test_batching_gives_the_same_answers(settings: Settings) -> None:
+    plain = create_app(settings).test_client()
+    batched = create_app(settings.model_copy(update={"batching": True})).test_client()
+    body = {"instances": [SETOSA, {**SETOSA, "petal_length": 5.0, "petal_width": 1.8}]}
+
+    assert batched.post(URL, json=body).get_json() == plain.post(URL, json=body).get_json()

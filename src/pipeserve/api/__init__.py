@@ -11,12 +11,13 @@ from importlib import resources
 
 from apiflask import APIFlask
 from flask import Blueprint
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from pipeserve import __version__
 from pipeserve.api.access_log import install_access_log
 from pipeserve.api.admin import admin
 from pipeserve.api.auth import install_auth
-from pipeserve.api.context import install
+from pipeserve.api.context import active_requests, install
 from pipeserve.api.health import health
 from pipeserve.api.inference_v2 import inference_v2
 from pipeserve.api.kserve_v1 import kserve_v1
@@ -25,6 +26,7 @@ from pipeserve.api.models import models
 from pipeserve.api.openapi import spec_processor
 from pipeserve.api.problems import register_problem_handlers
 from pipeserve.api.security import install_security_headers
+from pipeserve.inference.batching import BatchingOptions
 from pipeserve.inference.dataplane import DataPlane
 from pipeserve.inference.registry import LoadOptions, ModelRegistry
 from pipeserve.inference.reloader import RepositoryWatcher
@@ -44,7 +46,17 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     configure_logging(settings.log_level, settings.log_format)
     registry = registry if registry is not None else load_registry(settings)
     metrics = Metrics()
-    dataplane = DataPlane(registry, on_prediction=metrics.record_prediction)
+    batching = (
+        BatchingOptions(settings.batch_max_rows, settings.batch_max_wait_ms)
+        if settings.batching
+        else None
+    )
+    dataplane = DataPlane(
+        registry,
+        on_prediction=metrics.record_prediction,
+        batching=batching,
+        concurrency=active_requests,
+    )
 
     app = APIFlask(
         __name__,
@@ -67,6 +79,12 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         SWAGGER_UI_STANDALONE_PRESET_JS=f"{DOCS_ASSETS}/swagger-ui-standalone-preset.js",
         DOCS_FAVICON=f"{DOCS_ASSETS}/favicon-32x32.png",
     )
+    if settings.proxy_hops:
+        # Behind a router only: trusting X-Forwarded-* from anyone would let clients spoof them.
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
+        )
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the features' training order in /openapi.json
     install(app, settings, dataplane)
     install_access_log(app, settings)

@@ -30,8 +30,38 @@ def install(app: Flask, settings: Settings, dataplane: DataPlane) -> None:
         "dataplane": dataplane,
         "draining": threading.Event(),
     }
+    app.before_request(_ACTIVE.enter)
+    app.teardown_request(_ACTIVE.leave)
     app.before_request(_assign_request_id)
     app.after_request(_echo_request_id)
+
+
+class ActiveRequests:
+    """How many requests this process is handling now (tells batching whether to wait)."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def enter(self) -> None:
+        with self._lock:
+            self._count += 1
+
+    def leave(self, _error: BaseException | None = None) -> None:
+        with self._lock:
+            self._count -= 1
+
+    def __call__(self) -> int:
+        return self._count
+
+
+# One per process: every app of a worker shares its threads.
+_ACTIVE = ActiveRequests()
+
+
+def active_requests() -> int:
+    """Requests in progress in this process."""
+    return _ACTIVE()
 
 
 def dataplane() -> DataPlane:

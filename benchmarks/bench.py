@@ -376,15 +376,10 @@ def main(argv: list[str] | None = None) -> int:
     targets = {
         name: [t.as_dict() for t in report.compute_targets(servers, name, "baseline", hello)]
         for name, hello in (
-            ("pipeserve-onnx", "hello"),
-            ("pipeserve-sklearn", "hello"),
-            *(
-                (s.name, "hello-granian")
-                for s in specs
-                if s.server == "granian" and s.app == "pipeserve"
-            ),
+            (s.name, "hello-granian" if s.server == "granian" else "hello")
+            for s in specs
+            if s.app == "pipeserve"
         )
-        if any(s["name"] == name for s in servers)
     }
     results = {
         "date": now.isoformat(timespec="seconds"),

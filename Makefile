@@ -140,3 +140,13 @@ docs: $(VENV)/.dev ## regenerate the README's settings table from pipeserve.sett
 .PHONY: clean
 clean: ## remove the environment and caches (not data or models)
 	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache .coverage build/deploy
+
+# granian is optional: without it the benchmark reports granian's rows as unavailable.
+$(VENV)/.bench: $(VENV)/.train pyproject.toml $(CONSTRAINTS)
+	if $(BIN)/pip install $(PIP_FLAGS) -c $(CONSTRAINTS) -e '.[train,bench]'; then touch $@; \
+	else echo "warning: granian did not install; the benchmark reports it as unavailable" >&2; fi
+
+BENCH_ARGS ?=
+.PHONY: bench
+bench: models $(VENV)/.bench ## load-test pipeserve against plain Flask on 127.0.0.1 with wrk (~8 min)
+	$(BIN)/python -m benchmarks.bench $(BENCH_ARGS)

@@ -17,6 +17,13 @@ _DOCS_POLICY = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; frame-ancestors 'none'"
 )
+_COMMON = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+)
+_API_HEADERS = (*_COMMON, ("Content-Security-Policy", _API_POLICY))
+_DOCS_HEADERS = (*_COMMON, ("Content-Security-Policy", _DOCS_POLICY))
 _CORS_METHODS = "GET, POST, OPTIONS"
 _CORS_HEADERS = "Authorization, Content-Type, X-Request-ID, Inference-Header-Content-Length"
 _CORS_EXPOSED = "X-Request-ID, X-Model-Version"
@@ -28,13 +35,12 @@ def install_security_headers(app: Flask, settings: Settings) -> None:
 
     def secure(response: Response) -> Response:
         headers = response.headers
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Referrer-Policy", "no-referrer")
         docs = request.path == "/docs" or request.path.startswith("/docs/")
-        headers.setdefault("Content-Security-Policy", _DOCS_POLICY if docs else _API_POLICY)
+        # add(), not setdefault(): no view sets these, and add() does not scan the headers.
+        for name, value in _DOCS_HEADERS if docs else _API_HEADERS:
+            headers.add(name, value)
         if not request.path.startswith("/docs/assets"):
-            headers.setdefault("Cache-Control", "no-store")
+            headers.add("Cache-Control", "no-store")
         if request.is_secure:  # behind a TLS-terminating router (X-Forwarded-Proto: https)
             headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         origin = request.headers.get("Origin")

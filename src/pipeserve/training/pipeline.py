@@ -42,6 +42,7 @@ def build_estimator(params: TrainParams) -> ClassifierMixin:
             SVC(C=svm.C, kernel=svm.kernel, gamma=svm.gamma, random_state=params.seed),
             method=svm.calibration,
             cv=svm.calibration_folds,
+            ensemble=svm.calibration_ensemble,
         )
     mlp = params.mlp
     return MLPClassifier(

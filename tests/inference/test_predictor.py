@@ -18,10 +18,31 @@ def test_labels_and_probabilities_equal_the_pipeline(bundle_dir: Path) -> None:
     bundle = load_bundle(bundle_dir)
     rows = iris_frame()[FEATURES]
 
-    prediction = Predictor(bundle).predict_rows(rows.to_dict("records"))
+    exact = Predictor(bundle, "sklearn").predict_rows(rows.to_dict("records"))
+    compiled = Predictor(bundle).predict_rows(rows.to_dict("records"))
 
-    assert prediction.labels == list(bundle.pipeline.predict(rows))
-    np.testing.assert_allclose(prediction.probabilities, bundle.pipeline.predict_proba(rows))
+    assert exact.labels == compiled.labels == list(bundle.pipeline.predict(rows))
+    np.testing.assert_allclose(exact.probabilities, bundle.pipeline.predict_proba(rows))
+    np.testing.assert_allclose(
+        compiled.probabilities, bundle.pipeline.predict_proba(rows), rtol=0, atol=1e-6
+    )
+
+
+def test_the_compiled_path_needs_no_scikit_learn_pipeline_in_memory(bundle_dir: Path) -> None:
+    predictor = Predictor(load_bundle(bundle_dir, with_pipeline=False))
+    rows = iris_frame()[FEATURES].head(3).to_dict("records")
+
+    assert predictor.inference_path == "onnx"
+    assert predictor.predict_rows(rows).labels == ["setosa"] * 3
+
+
+def test_without_a_compiled_form_the_pipeline_is_read_when_needed(bundle_dir: Path) -> None:
+    predictor = Predictor(load_bundle(bundle_dir, with_pipeline=False), "sklearn")
+
+    assert predictor.inference_path == "sklearn"
+    assert predictor.predict_rows(iris_frame()[FEATURES].head(1).to_dict("records")).labels == [
+        "setosa"
+    ]
 
 
 def test_probabilities_can_be_left_out(bundle_dir: Path) -> None:

@@ -8,14 +8,16 @@ threads of a worker share the session.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnxruntime as ort
-import pandas as pd
 from numpy.typing import NDArray
 
 from pipeserve.bundle.manifest import FastPath
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _PROBABILITIES = "probabilities"
 

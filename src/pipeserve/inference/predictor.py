@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
 from pipeserve.bundle.io import LoadedBundle
+
+if TYPE_CHECKING:
+    import pandas as pd
 from pipeserve.bundle.manifest import Manifest
 from pipeserve.errors import BundleError
 from pipeserve.inference.compiled import CompiledPipeline
@@ -43,14 +45,21 @@ class Predictor:
         one, ``sklearn`` never does, ``onnx`` insists (raising :class:`BundleError` without
         one)."""
         self.manifest: Manifest = bundle.manifest
-        self._pipeline = bundle.pipeline
         self.classes: list[str] = list(self.manifest.classes)
         self.feature_names: list[str] = self.manifest.feature_names
         self._class_array = np.asarray(self.classes, dtype=object)
-        self._has_proba = hasattr(self._pipeline, "predict_proba")
         self._dtypes = {f.name: _NUMPY_DTYPES[f.dtype] for f in self.manifest.features}
-        self._check_consistent(bundle)
+        # The bundle may come without its scikit-learn pipeline read (the compiled form needs
+        # none); it is read here only if the compiled form cannot answer.
+        self._pipeline = bundle.pipeline
+        if self._pipeline is not None:
+            self._check_consistent(bundle)
         self._compiled, self.path_reason = self._fast_path(bundle, path)
+        if self._compiled is None and self._pipeline is None:
+            self._pipeline = bundle.load_pipeline()
+            self._check_consistent(bundle)
+        # A compiled form exists only for pipelines with probabilities.
+        self._has_proba = self._compiled is not None or hasattr(self._pipeline, "predict_proba")
         # Rows go straight into a float matrix when nothing needs column names.
         self._matrix_model = (
             self._compiled
@@ -73,7 +82,8 @@ class Predictor:
             reason = f"{fast.file} is not listed in bundle.json"
         else:
             try:
-                compiled = CompiledPipeline(bundle.extra_files[fast.file], self._pipeline, fast)
+                pipeline = self._pipeline if fast.head_steps == 0 else bundle.load_pipeline()
+                compiled = CompiledPipeline(bundle.extra_files[fast.file], pipeline, fast)
             except Exception as error:  # onnxruntime raises its own types
                 reason = f"onnxruntime cannot load {fast.file}: {error}"
             else:
@@ -139,6 +149,8 @@ class Predictor:
         if self._matrix_model is not None:
             matrix = np.column_stack([columns[name] for name in self.feature_names])
             return self._labelled(self._matrix_model.predict_proba_matrix(matrix), probabilities)
+        import pandas as pd  # noqa: PLC0415  # 90 MB a worker on the compiled path never needs
+
         frame = pd.DataFrame(
             {
                 name: np.asarray(columns[name], dtype=self._dtypes[name])

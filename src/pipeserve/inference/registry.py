@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from pipeserve.bundle.io import load_bundle
+from pipeserve.bundle.io import load_bundle, read_manifest
 from pipeserve.bundle.manifest import Manifest
 from pipeserve.errors import (
     BundleError,
@@ -119,6 +119,18 @@ class LoadOptions:
     inference_path: InferencePath = "auto"
 
 
+def _needs_pipeline(location: BundleLocation, options: LoadOptions) -> bool:
+    """Whether serving needs the scikit-learn pipeline in memory (not when a verified compiled
+    form covers all of it; the Predictor still reads it if that form fails to load)."""
+    if options.inference_path == "sklearn":
+        return True
+    try:
+        fast = read_manifest(location.path).fast_path
+    except BundleError:
+        return True  # load_bundle will say what is wrong
+    return not (fast is not None and fast.verified and fast.head_steps == 0)
+
+
 def load_entry(
     location: BundleLocation,
     previous: ModelEntry | None = None,
@@ -134,7 +146,7 @@ def load_entry(
     if previous is not None and previous.ready and previous.fingerprint == fingerprint:
         return replace(previous, reload_error=None) if previous.reload_error else previous
     try:
-        bundle = load_bundle(location.path)
+        bundle = load_bundle(location.path, with_pipeline=_needs_pipeline(location, options))
         manifest = bundle.manifest
         if location.version is not None and manifest.version != location.version:
             raise BundleError(

@@ -15,6 +15,7 @@ Pure: bytes in, plain data out; no Flask.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any, Literal
 
 import numpy as np
@@ -25,7 +26,7 @@ from pipeserve.errors import InvalidInputError
 from pipeserve.inference.predictor import Prediction
 from pipeserve.inference.registry import ModelEntry, ServedModel
 from pipeserve.inference.schema import describe_errors, schema_title, summarize_errors
-from pipeserve.protocols.jsonbody import parse_json
+from pipeserve.protocols.jsonbody import ensure_unique_keys, loads
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,9 @@ class FriendlyCodec:
         Raises :class:`MalformedRequestError` when the body is not JSON (or not UTF-8) and
         :class:`InvalidInputError` naming every offending field otherwise.
         """
+        document = loads(body)
         try:
-            request = self.request_model.model_validate(parse_json(body))
+            request = self.request_model.model_validate(document)
         except ValidationError as error:
             errors = describe_errors(error, self.manifest)
             for item in errors:
@@ -82,9 +84,14 @@ class FriendlyCodec:
                         "(PIPESERVE_MAX_INSTANCES); split the batch"
                     )
             raise InvalidInputError(summarize_errors(errors), errors=errors) from error
-        instances = request.instances  # type: ignore[attr-defined]
+        # Valid, so its shape is known: every instance holds exactly the features (extra keys
+        # are forbidden), which tells how many keys the body must have without walking it.
+        instances: list[dict[str, Any]] = document["instances"]
+        ensure_unique_keys(body, len(document) + len(instances) * len(self.manifest.features))
+        # Strict validation changed nothing but ints in float fields, which numpy converts; the
+        # parsed rows are used as they are (a model_dump per row would double the cost).
         return PredictRequest(
-            rows=[instance.model_dump(by_alias=True) for instance in instances],
+            rows=instances,
             probabilities=request.probabilities,  # type: ignore[attr-defined]
         )
 
@@ -94,11 +101,13 @@ class FriendlyCodec:
         if prediction.probabilities is None:
             items = [{"label": label} for label in prediction.labels]
         else:
-            classes = self.manifest.classes
             rounded = np.round(prediction.probabilities, 6).tolist()
+            # map() keeps the per-row work in C: a 1000-row answer is built in a fraction of
+            # the time of a comprehension of dict(zip(...)).
+            by_class = map(dict, map(zip, repeat(self.manifest.classes), rounded))
             items = [
-                {"label": label, "probabilities": dict(zip(classes, row, strict=True))}
-                for label, row in zip(prediction.labels, rounded, strict=True)
+                {"label": label, "probabilities": probabilities}
+                for label, probabilities in zip(prediction.labels, by_class, strict=True)
             ]
         return {
             "model": {"name": self.manifest.name, "version": self.manifest.version},

@@ -59,3 +59,12 @@ def test_errors_are_kserve_style_with_the_status_that_fits(multi_client: FlaskCl
     assert not_json.status_code == 415
     assert too_large.status_code == 413
     assert "PIPESERVE_MAX_BODY_BYTES" in too_large.get_json()["error"]
+
+
+def test_numbers_too_large_to_compute_with_are_a_400(multi_client: FlaskClient) -> None:
+    response = multi_client.post(
+        "/v1/models/iris:predict", json={"instances": [[5.1, 3.5, 1e308, -1e308]]}
+    )
+
+    assert response.status_code == 400
+    assert "too large" in response.get_json()["error"]

@@ -216,3 +216,18 @@ def test_every_estimator_of_params_yaml_trains_and_serves(
     assert response.status_code == 200
     assert [p["label"] for p in response.get_json()["predictions"]] == ["setosa", "virginica"]
     assert client.get("/api/v1/models/iris").get_json()["estimator"] == estimator
+
+
+@pytest.mark.parametrize("huge", [1.7976931348623157e308, 1e200, -1e160])
+def test_finite_numbers_too_large_to_compute_with_are_422_not_500(
+    client: FlaskClient, huge: float
+) -> None:
+    """Found by schemathesis: the product feature and the scaler overflowed to infinity, and the
+    estimator's own finiteness check then failed the request with a 500."""
+    instance = {**SETOSA, "petal_length": huge, "petal_width": huge}
+
+    body = _problem(client.post(URL, json={"instances": [SETOSA, instance]}), 422)
+
+    assert body["code"] == "invalid_input"
+    assert "too large" in body["detail"]
+    assert "petal_length" in body["detail"]  # the training ranges are named

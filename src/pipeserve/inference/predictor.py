@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 
 from pipeserve.bundle.io import LoadedBundle
 from pipeserve.bundle.manifest import Manifest
-from pipeserve.errors import BundleError
+from pipeserve.errors import BundleError, InvalidInputError
 
 # The column dtype each manifest dtype is fed to the pipeline as (strings stay Python objects).
 _NUMPY_DTYPES: dict[str, type] = {"float64": np.float64, "int64": np.int64, "string": object}
@@ -94,11 +94,38 @@ class Predictor:
         return self.predict_frame(frame, probabilities=probabilities)
 
     def predict_frame(self, frame: pd.DataFrame, *, probabilities: bool = True) -> Prediction:
-        """Predict for a frame holding (at least) the bundle's feature columns."""
+        """Predict for a frame holding (at least) the bundle's feature columns.
+
+        Raises :class:`InvalidInputError` when finite inputs are too large for the pipeline's
+        arithmetic (an engineered feature or a scaling step overflows).
+        """
         features = frame[self.feature_names]
-        if self._has_proba:
-            proba = np.asarray(self._pipeline.predict_proba(features), dtype=np.float64)
-            labels = self._class_array[np.argmax(proba, axis=1)].tolist()
-            return Prediction(labels, proba if probabilities else None)
-        labels = [str(label) for label in self._pipeline.predict(features)]
-        return Prediction(labels, None)
+        # Validation admits any finite number, but 1e308 * 1e308 is not one: a feature step that
+        # overflows would hand infinities to the estimator, whose own check then fails the
+        # request as if it were our fault. Overflow is the caller's input, so it is a 4xx.
+        try:
+            with np.errstate(over="raise", invalid="raise"):
+                if self._has_proba:
+                    proba = np.asarray(self._pipeline.predict_proba(features), dtype=np.float64)
+                else:
+                    labels = [str(label) for label in self._pipeline.predict(features)]
+                    return Prediction(labels, None)
+        except FloatingPointError as error:
+            raise self._too_large() from error
+        if not np.isfinite(proba).all():  # an overflow numpy's error state did not see
+            raise self._too_large()
+        labels = self._class_array[np.argmax(proba, axis=1)].tolist()
+        return Prediction(labels, proba if probabilities else None)
+
+    def _too_large(self) -> InvalidInputError:
+        seen = ", ".join(
+            f"{f.name} {f.minimum:g} to {f.maximum:g}"
+            for f in self.manifest.features
+            if f.minimum is not None and f.maximum is not None
+        )
+        message = (
+            "the instances hold numbers too large for this model to compute with (its pipeline "
+            "overflowed); send values in the units it was trained on"
+            + (f" (training data: {seen})" if seen else "")
+        )
+        return InvalidInputError(message, errors=[{"field": "instances", "message": message}])

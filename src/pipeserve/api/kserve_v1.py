@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from apiflask import APIBlueprint
 from flask import Response
+from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import BaseConverter
 
 from pipeserve.api.context import codec, dataplane, json_body, json_response
@@ -28,10 +29,13 @@ class ModelNameConverter(BaseConverter):
     regex = "[^/:]+"
 
 
-# Before the routes: a rule is compiled, converters resolved, when the blueprint registers it.
-kserve_v1.record_once(
-    lambda state: state.app.url_map.converters.setdefault("model_name", ModelNameConverter)
-)
+def _add_converter(state: BlueprintSetupState) -> None:
+    state.app.url_map.converters.setdefault("model_name", ModelNameConverter)
+
+
+# Before the routes: a rule's converters are resolved when the blueprint registers it.
+kserve_v1.record_once(_add_converter)
+
 
 _ERRORS = {
     400: "Malformed JSON, or instances that do not fit the model.",

@@ -100,3 +100,8 @@ docs: $(VENV)/.dev ## regenerate the README's settings table from pipeserve.sett
 .PHONY: clean
 clean: ## remove the environment and caches (not data or models)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
+
+SOAK_SECONDS ?= 600
+.PHONY: soak
+soak: models ## real server, 64 clients for SOAK_SECONDS (600): errors, latency, worker RSS (not part of test)
+	$(BIN)/python benchmarks/soak.py --seconds $(SOAK_SECONDS) $(SOAK_ARGS)

@@ -38,6 +38,7 @@ SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_w
 BATCH = json.dumps({"instances": [SETOSA] * 400}).encode()
 CLIENTS = 8
 GRACE = 10  # PIPESERVE_GRACEFUL_TIMEOUT in these tests, seconds
+ALONE = 1.5  # seconds the surviving worker serves alone
 
 
 # --- graceful shutdown ----------------------------------------------------------------------
@@ -230,41 +231,49 @@ def _wait_for_workers(master: int, old: set[int], count: int, seconds: float) ->
         if len(current) == count and current - old:
             return current
         time.sleep(0.05)
-    raise AssertionError(f"no replacement worker within {seconds} s: {worker_pids(master)}")
+    raise AssertionError(f"not {count} workers (new ones among them) within {seconds} s")
 
 
 def test_a_killed_worker_is_replaced_and_the_other_keeps_serving(
     model_dir: Path, tmp_path: Path
 ) -> None:
-    """Only requests that were on the killed worker's connections may fail, as connection
-    errors: the killed process cannot answer them, and a POST is not retried by the client.
-    With one connection per client that is at most one failure per client, none after the
-    replacement is serving, and never an HTTP error status."""
+    """Gunicorn forks a replacement within tens of milliseconds of a worker's death (the
+    master has already imported the package), too soon to see who answers in between. So the
+    master is paused (SIGSTOP) while the worker is killed: for ALONE seconds the survivor is the
+    only process that can answer, and it must. Then the master resumes and must replace the dead
+    worker.
+
+    What may fail: requests on the killed worker's connections, as connection errors (the
+    process that held them is gone; a client does not retry a POST on its own). With one
+    connection per client that is at most one failure per client and never an HTTP error
+    status; after the replacement every client succeeds again."""
     with running_server(tmp_path / "server.log", model_dir=str(model_dir)) as server:
-        workers = worker_pids(server.pid)
-        assert len(workers) == 2
+        workers = _wait_for_workers(server.pid, set(), 2, seconds=30)  # /readyz needs just one
         victim = min(workers)
         load = CrashLoad(f"{server.base}/api/v1/models/iris/predict")
         with load.running():
             time.sleep(1.5)
-            killed_at = time.monotonic()
-            os.kill(victim, signal.SIGKILL)
+            os.kill(server.pid, signal.SIGSTOP)
+            try:
+                killed_at = time.monotonic()
+                os.kill(victim, signal.SIGKILL)
+                time.sleep(ALONE)
+                resumed_at = time.monotonic()
+            finally:
+                os.kill(server.pid, signal.SIGCONT)
             replaced = _wait_for_workers(server.pid, workers, 2, seconds=30)
-            time.sleep(3)  # the replacement loads its models and takes connections
+            time.sleep(2)
 
     everything = [result for record in load.outcomes.values() for _, result in record]
     failures = {
         client: [result for _, result in record if result != "200"]
         for client, record in load.outcomes.items()
     }
-    # The replacement is forked at once but takes connections only once it has imported the
-    # package and loaded its models (over a second here): answers in the first half second
-    # after the kill come from the surviving worker.
-    right_after = [
+    alone = [
         result
         for record in load.outcomes.values()
         for at, result in record
-        if killed_at < at < killed_at + 0.5 and result == "200"
+        if killed_at < at < resumed_at and result == "200"
     ]
     last = {client: record[-1][1] for client, record in load.outcomes.items()}
 
@@ -275,7 +284,7 @@ def test_a_killed_worker_is_replaced_and_the_other_keeps_serving(
         for failed in failures.values()
         for result in failed
     ), failures
-    assert right_after, "the surviving worker answered nothing while the other was down"
+    assert len(alone) >= CLIENTS, "the surviving worker did not carry the load alone"
     assert set(last.values()) == {"200"}, last
     assert everything.count("200") > 10 * CLIENTS
 

@@ -44,7 +44,7 @@ dev: models ## Flask's development server with reload
 	$(BIN)/flask --app pipeserve.api run --port $${PIPESERVE_PORT:-8080} --debug
 
 .PHONY: test
-test: $(VENV)/.dev lint typecheck pytest bandit audit ## everything CI runs
+test: $(VENV)/.dev lint typecheck pytest bandit audit deploy-check container ## everything CI runs
 
 .PHONY: lint
 lint: $(VENV)/.dev ## ruff lint and format check
@@ -62,7 +62,7 @@ typecheck: $(VENV)/.dev ## mypy (strict) over src and tools
 
 .PHONY: pytest
 pytest: $(VENV)/.dev ## the test suite with branch coverage
-	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
+	OPENSHIFT_SCHEMAS=$(SHARED)/data/openshift-schemas $(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
 
 .PHONY: bandit
 bandit: $(VENV)/.dev ## security lint of the package
@@ -85,6 +85,46 @@ audit: $(VENV)/.dev ## offline vulnerability audit of the locked dependencies
 audit-online: $(VENV)/.dev ## pip-audit against the online advisory service (needs internet)
 	$(BIN)/pip-audit --strict -r $(CONSTRAINTS)
 
+CHECKOV_VENV := .venv-checkov
+
+# checkov pins clash with the project's: it lives in its own environment, frozen in its own file.
+$(CHECKOV_VENV)/.installed: requirements/checkov.txt
+	rm -rf $(CHECKOV_VENV) && $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install $(PIP_FLAGS) -r requirements/checkov.txt
+	touch $@
+
+.PHONY: manifests
+manifests: $(VENV)/.dev ## render deploy/kubernetes and deploy/openshift (kustomize) into build/deploy/
+	mkdir -p build/deploy
+	$(BIN)/kubectl kustomize deploy/kubernetes > build/deploy/kubernetes.yaml
+	$(BIN)/kubectl kustomize deploy/openshift > build/deploy/openshift.yaml
+
+# Skipped for every resource, so here rather than in each object's annotations:
+# - CKV_K8S_21 (default namespace): the manifests are namespace-agnostic on purpose; the namespace
+#   is chosen when applying (`kubectl apply -k … -n NS`, `oc project NS`) or by an overlay.
+# Other skips are annotations on the object they concern (checkov.io/skipN) or comments in the
+# Dockerfile (checkov:skip), each with its reason.
+CHECKOV_SKIPS := CKV_K8S_21
+
+.PHONY: deploy-check
+deploy-check: manifests $(CHECKOV_VENV)/.installed ## checkov's Kubernetes and Dockerfile checks, offline
+	timeout 600 $(CHECKOV_VENV)/bin/checkov --skip-download --compact --quiet \
+		--framework kubernetes dockerfile --skip-check $(CHECKOV_SKIPS) \
+		-f build/deploy/kubernetes.yaml -f build/deploy/openshift.yaml -f Dockerfile
+
+# Exactly the files the Dockerfile reads (the allow-list in .dockerignore; a test keeps the two
+# equal). `oc start-build --from-dir` would upload the whole checkout, .venv included.
+CONTEXT_FILES := Dockerfile .dockerignore pyproject.toml README.md requirements/constraints.txt src models
+
+.PHONY: context
+context: models ## the image's build context as build/context.tar (oc start-build --from-archive)
+	mkdir -p build
+	tar -cf build/context.tar --exclude=__pycache__ --exclude='*.egg-info' $(CONTEXT_FILES)
+
+.PHONY: container
+container: models ## build the image with podman and run it as OpenShift would (skipped if podman cannot run, unless CI=true)
+	tools/container_check.sh
+
 .PHONY: lock
 lock: ## re-resolve the newest allowed dependencies into requirements/constraints.txt
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
@@ -99,7 +139,17 @@ docs: $(VENV)/.dev ## regenerate the README's settings table from pipeserve.sett
 
 .PHONY: clean
 clean: ## remove the environment and caches (not data or models)
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache .coverage build/deploy
+
+# granian is optional: without it the benchmark reports granian's rows as unavailable.
+$(VENV)/.bench: $(VENV)/.train pyproject.toml $(CONSTRAINTS)
+	if $(BIN)/pip install $(PIP_FLAGS) -c $(CONSTRAINTS) -e '.[train,bench]'; then touch $@; \
+	else echo "warning: granian did not install; the benchmark reports it as unavailable" >&2; fi
+
+BENCH_ARGS ?=
+.PHONY: bench
+bench: models $(VENV)/.bench ## load-test pipeserve against plain Flask on 127.0.0.1 with wrk (~8 min)
+	$(BIN)/python -m benchmarks.bench $(BENCH_ARGS)
 
 SOAK_SECONDS ?= 600
 .PHONY: soak

@@ -33,16 +33,7 @@ import yaml
 from sklearn.datasets import load_iris
 from sklearn.model_selection import train_test_split
 
-from pipeserve.training.params import load_params
-
-
-def project_root(start: Path) -> Path:
-    """The directory holding params.yaml: the cwd for DVC, a parent for a notebook kernel."""
-    for directory in (start, *start.parents):
-        if (directory / "params.yaml").is_file():
-            return directory
-    raise FileNotFoundError(f"no params.yaml in {start} or its parents")
-
+from pipeserve.training.params import load_params, project_root
 
 ROOT = project_root(Path.cwd())
 params = load_params(ROOT / "params.yaml").prepare

@@ -163,3 +163,73 @@ def app(settings: Settings) -> APIFlask:
 def client(app: APIFlask) -> Iterator[FlaskClient]:
     with app.test_client() as test_client:
         yield test_client
+
+
+# --- the credit example: synthetic data from its notebook, a bundle with a geocoder ----------
+
+PROJECT = Path(__file__).parents[1]
+
+
+@pytest.fixture(scope="session")
+def credit_split(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The prepare_credit notebook run for real (fewer rows) in a scratch project."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    root = tmp_path_factory.mktemp("credit-project")
+    params = yaml.safe_load((PROJECT / "params.yaml").read_text(encoding="utf-8"))
+    params["credit"]["prepare"]["rows"] = 1500
+    (root / "params.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
+    subprocess.run(
+        [sys.executable, str(PROJECT / "notebooks" / "prepare_credit_data.py")],
+        cwd=root,
+        check=True,
+        capture_output=True,
+    )
+    paths = params["paths"]["credit"]
+    return root / paths["train"], root / paths["test"]
+
+
+@pytest.fixture(scope="session")
+def credit_bundle(
+    tmp_path_factory: pytest.TempPathFactory, credit_split: tuple[Path, Path]
+) -> Path:
+    """train → evaluate → publish of the credit pipeline, as its DVC stages run them."""
+    from pipeserve.training.params import CreditParams
+
+    workdir = tmp_path_factory.mktemp("credit-bundle")
+    params = CreditParams.model_validate(yaml_section(PROJECT / "params.yaml", "credit"))
+    train(params, credit_split[0], workdir / "trained")
+    evaluate(
+        workdir / "trained",
+        credit_split[1],
+        "outcome",
+        workdir / "m.json",
+        workdir / "c.csv",
+        positive_class="default",
+    )
+    bundle_dir = workdir / "models" / "credit"
+    publish(workdir / "trained", workdir / "m.json", list(credit_split), {}, bundle_dir)
+    return bundle_dir
+
+
+def yaml_section(path: Path, section: str) -> object:
+    import yaml
+
+    return yaml.safe_load(path.read_text(encoding="utf-8"))[section]
+
+
+@pytest.fixture
+def credit_model_dir(model_dir: Path, credit_bundle: Path) -> Path:
+    """The iris repository plus the credit bundle, served side by side."""
+    shutil.copytree(credit_bundle, model_dir / "credit")
+    return model_dir
+
+
+@pytest.fixture
+def credit_client(credit_model_dir: Path) -> Iterator[FlaskClient]:
+    settings = Settings(model_dir=credit_model_dir, log_level="WARNING", max_instances=10)
+    with create_app(settings).test_client() as test_client:
+        yield test_client

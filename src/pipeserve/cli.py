@@ -54,16 +54,20 @@ def main() -> None:
 @click.option(
     "--params", "params_path", type=EXISTING_FILE, default="params.yaml", show_default=True
 )
+@click.option(
+    "--section",
+    help="params.yaml group of the model (credit); default: the top level (iris).",
+)
 @click.option("--train-csv", type=EXISTING_FILE, required=True, help="Prepared training table.")
 @click.option("--output", type=PATH, required=True, help="Directory of the trained bundle.")
 @_friendly_errors
-def train(params_path: Path, train_csv: Path, output: Path) -> None:
+def train(params_path: Path, section: str | None, train_csv: Path, output: Path) -> None:
     """Fit the pipeline that params.yaml describes (the DVC `train` stage)."""
     from pipeserve.training.params import load_params
     from pipeserve.training.train import train as run_training
 
     _setup_logging()
-    manifest = run_training(load_params(params_path), train_csv, output)
+    manifest = run_training(load_params(params_path, section), train_csv, output)
     click.echo(f"trained {manifest.estimator} → {output} ({len(manifest.classes)} classes)")
 
 
@@ -71,24 +75,43 @@ def train(params_path: Path, train_csv: Path, output: Path) -> None:
 @click.option(
     "--params", "params_path", type=EXISTING_FILE, default="params.yaml", show_default=True
 )
+@click.option(
+    "--section",
+    help="params.yaml group of the model (credit); default: the top level (iris).",
+)
 @click.option("--bundle", "bundle_dir", type=EXISTING_DIR, required=True)
 @click.option("--test-csv", type=EXISTING_FILE, required=True)
 @click.option("--metrics", "metrics_path", type=PATH, required=True, help="Metrics JSON to write.")
 @click.option("--confusion", "confusion_path", type=PATH, required=True, help="Plot data to write.")
 @_friendly_errors
 def evaluate(
-    params_path: Path, bundle_dir: Path, test_csv: Path, metrics_path: Path, confusion_path: Path
+    *,
+    params_path: Path,
+    section: str | None,
+    bundle_dir: Path,
+    test_csv: Path,
+    metrics_path: Path,
+    confusion_path: Path,
 ) -> None:
     """Score a trained bundle on held-out data (the DVC `evaluate` stage)."""
     from pipeserve.training.evaluate import evaluate as run_evaluation
     from pipeserve.training.params import load_params
 
     _setup_logging()
-    params = load_params(params_path)
+    train_params = load_params(params_path, section).train
+    positive = getattr(train_params, "positive_class", None)
     metrics = run_evaluation(
-        bundle_dir, test_csv, params.train.target, metrics_path, confusion_path
+        bundle_dir,
+        test_csv,
+        train_params.target,
+        metrics_path,
+        confusion_path,
+        positive_class=positive,
     )
-    click.echo(f"accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['f1_macro']:.4f}")
+    summary = f"accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['f1_macro']:.4f}"
+    if "roc_auc" in metrics:
+        summary += f", ROC AUC {metrics['roc_auc']:.4f}"
+    click.echo(summary)
 
 
 @main.group()
@@ -100,28 +123,31 @@ def bundle() -> None:
 @click.option(
     "--params", "params_path", type=EXISTING_FILE, default="params.yaml", show_default=True
 )
+@click.option(
+    "--section",
+    help="params.yaml group of the model (credit); default: the top level (iris).",
+)
 @click.option("--trained", type=EXISTING_DIR, required=True, help="Output of `pipeserve train`.")
 @click.option("--metrics", "metrics_path", type=EXISTING_FILE, required=True)
 @click.option("--input", "inputs", type=EXISTING_FILE, multiple=True, help="Data it was made from.")
 @click.option("--output", type=PATH, required=True, help="Bundle directory to serve.")
 @_friendly_errors
 def bundle_build(
-    params_path: Path, trained: Path, metrics_path: Path, inputs: tuple[Path, ...], output: Path
+    *,
+    params_path: Path,
+    section: str | None,
+    trained: Path,
+    metrics_path: Path,
+    inputs: tuple[Path, ...],
+    output: Path,
 ) -> None:
     """Add metrics and lineage to a trained bundle and publish it (the DVC `bundle` stage)."""
-    import yaml
-
-    from pipeserve.training.params import load_params
+    from pipeserve.training.params import load_params, raw_section
     from pipeserve.training.publish import publish
 
-    load_params(params_path)  # checked, so a bad file fails with a message naming the key
-    raw_params = yaml.safe_load(params_path.read_text(encoding="utf-8"))
+    load_params(params_path, section)  # checked, so a bad file fails with a message naming the key
     manifest = publish(
-        trained,
-        metrics_path,
-        list(inputs),
-        {key: raw_params[key] for key in ("train", "bundle") if key in raw_params},
-        output,
+        trained, metrics_path, list(inputs), raw_section(params_path, section), output
     )
     size = sum(f.size for f in manifest.files.values())
     accuracy = (manifest.metrics or {}).get("accuracy")
@@ -185,7 +211,7 @@ def serve(host: str | None, port: int | None, workers: int | None, model_dir: Pa
 @main.command()
 @click.option("--bundle", "bundle_dir", type=EXISTING_DIR, required=True)
 @click.argument("input_path", type=EXISTING_FILE)
-@click.option("--output", type=PATH, required=True, help="Predictions (.csv or .jsonl).")
+@click.option("--output", type=PATH, required=True, help="Predictions (.csv, .jsonl or .parquet).")
 @click.option(
     "--rejects", type=PATH, help="Invalid rows with reasons [default: OUTPUT.rejects.jsonl]"
 )
@@ -201,7 +227,7 @@ def predict(
     chunk_size: int,
     probabilities: bool,
 ) -> None:
-    """Score a CSV or JSON-lines file with a bundle, with a progress bar on stderr."""
+    """Score a CSV, JSON-lines or Parquet file with a bundle, with a progress bar on stderr."""
     from tqdm import tqdm
 
     from pipeserve.bundle.io import load_bundle

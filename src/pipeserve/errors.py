@@ -67,6 +67,31 @@ class UnsupportedMediaTypeError(RequestError):
     code = "unsupported_media_type"
 
 
+# --- access -----------------------------------------------------------------------------------
+
+
+class AuthenticationError(RequestError):
+    """No bearer token, or one that is not accepted, on a protected route."""
+
+    code = "unauthorized"
+
+
+class PermissionDeniedError(RequestError):
+    """A valid token that may not use this route (an API token on an admin route)."""
+
+    code = "forbidden"
+
+
+class AddressNotFoundError(InvalidInputError):
+    """An address matched no place and the geocoder's policy is to reject such rows.
+
+    ``details["errors"]`` names the address field and the row (``{"field": "address", "row": 3,
+    "message": ...}``) so that a client or a batch run can point at the offending row.
+    """
+
+    code = "address_not_found"
+
+
 # --- model lookup -------------------------------------------------------------------------------
 
 
@@ -80,6 +105,16 @@ class ModelNotReadyError(PipeserveError):
     """The model is configured but could not be loaded (or is still loading)."""
 
     code = "model_not_ready"
+
+
+class GeocoderUnavailableError(PipeserveError):
+    """The configured geocoding service did not answer usably within the timeout and retries.
+
+    Not the client's fault (the same request may succeed later), so it is not a request error;
+    raised only when the geocoder's failure policy is ``reject``.
+    """
+
+    code = "geocoder_unavailable"
 
 
 # --- bundles --------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "PIPESERVE_"
@@ -65,6 +65,25 @@ class Settings(BaseSettings):
         description="Enable POST /admin/reload (reload the models now in the worker that "
         "receives it). Off: the route does not exist.",
     )
+    inference_path: Literal["auto", "onnx", "sklearn"] = Field(
+        default="auto",
+        description="auto: answer with the bundle's compiled ONNX form when its check passed, "
+        "else scikit-learn; onnx: require it (a model without one is not ready); sklearn: "
+        "always scikit-learn.",
+    )
+    batching: bool = Field(
+        default=False,
+        description="Coalesce concurrent predictions of one worker into one model call. A "
+        "lone request never waits; under load, throughput rises at a small latency cost.",
+    )
+    batch_max_rows: int = Field(
+        default=64, ge=1, description="Most rows in one coalesced model call."
+    )
+    batch_max_wait_ms: float = Field(
+        default=2.0,
+        ge=0,
+        description="Longest a batch waits for more requests to join, in milliseconds.",
+    )
     max_body_bytes: int = Field(
         default=1_048_576,
         ge=1024,
@@ -74,6 +93,12 @@ class Settings(BaseSettings):
         default=1000,
         ge=1,
         description="Most instances (rows) accepted in one prediction request.",
+    )
+    max_string_length: int = Field(
+        default=1000,
+        ge=1,
+        description="Longest value accepted for a string feature (for example an address), in "
+        "characters.",
     )
     timeout: int = Field(
         default=30,
@@ -86,6 +111,40 @@ class Settings(BaseSettings):
         description="Seconds in-flight requests get to finish after SIGTERM; keep it below "
         "the pod's terminationGracePeriodSeconds.",
     )
+    api_tokens: SecretStr = Field(
+        default=SecretStr(""),
+        description="Bearer tokens that may call the model routes, separated by commas (for "
+        "example from a Kubernetes Secret). With none here or in the file, the routes are open.",
+    )
+    api_tokens_file: Path | None = Field(
+        default=None,
+        description="File with one bearer token per line (a mounted Secret); re-read when it "
+        "changes. Adds to PIPESERVE_API_TOKENS.",
+    )
+    admin_tokens: SecretStr = Field(
+        default=SecretStr(""),
+        description="Bearer tokens for the admin routes (they may call the model routes too), "
+        "separated by commas. Required when PIPESERVE_ADMIN_ENABLED is true.",
+    )
+    admin_tokens_file: Path | None = Field(
+        default=None, description="File with one admin token per line; re-read when it changes."
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Web origins allowed to call the API from a browser, separated by commas "
+        "(for example https://app.example.com); empty: CORS off.",
+    )
+    access_log: bool = Field(
+        default=True,
+        description="Log one JSON line per request: method, path, status, duration, model, "
+        "version, request id. Never the body unless PIPESERVE_LOG_PAYLOAD_EVERY is set.",
+    )
+    log_payload_every: int = Field(
+        default=0,
+        ge=0,
+        description="Also log the body (first 2 KiB) of one request in this many; 0 = never. "
+        "Bodies hold customer data: enable only where the log store may keep it.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Threshold of the application log."
     )
@@ -93,14 +152,53 @@ class Settings(BaseSettings):
         default="json",
         description="json: one JSON object per line (for log collectors); text: for a terminal.",
     )
+    proxy_hops: int = Field(
+        default=0,
+        ge=0,
+        le=5,
+        description="Reverse proxies in front of the server whose X-Forwarded-For/-Proto/-Host/"
+        "-Port/-Prefix headers are trusted; 0 ignores them. 1 behind the OpenShift router or an "
+        "Ingress controller, so URLs the app builds use the client's https scheme and host.",
+    )
     docs_enabled: bool = Field(
         default=True,
         description="Serve Swagger UI at /docs and the OpenAPI document at /openapi.json.",
     )
+    geocoder_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="Base URL of the Nominatim or Photon service used by models whose geocoder "
+        "backend is nominatim or photon (for example http://nominatim.geo.svc:8080). Unset: no "
+        "address leaves the process, and such models fail with a configuration error.",
+    )
+    geocoder_user_agent: str = Field(
+        default="pipeserve",
+        min_length=1,
+        description="User-Agent sent to the geocoding service; Nominatim's usage policy asks for "
+        "one that identifies the application and a contact.",
+    )
+    geocoder_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds to wait for one geocoding answer; (retries + 1) x timeout must stay "
+        "below PIPESERVE_TIMEOUT.",
+    )
+    geocoder_retries: int = Field(
+        default=2,
+        ge=0,
+        le=5,
+        description="Retries after a timeout, a connection error, 429 or 5xx from the geocoding "
+        "service (with a short growing pause between tries).",
+    )
+    geocoder_cache_size: int = Field(
+        default=10_000,
+        ge=0,
+        description="Addresses whose geocoding answer each worker keeps in an LRU cache (0: none).",
+    )
 
-    @field_validator("model_paths", mode="before")
+    @field_validator("model_paths", "cors_origins", mode="before")
     @classmethod
-    def _split_paths(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
         # A comma-separated list reads better in a ConfigMap than a JSON array.
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
@@ -115,6 +213,8 @@ def settings_table_markdown() -> str:
         if field.default_factory is not None:
             default = field.default_factory()  # type: ignore[call-arg]
         shown = default.as_posix() if isinstance(default, Path) else default
-        cell = "(none)" if shown == [] else f"`{shown}`"
+        if isinstance(shown, SecretStr):
+            shown = shown.get_secret_value()
+        cell = "(none)" if shown in ([], None, "") else f"`{shown}`"
         lines.append(f"| `{ENV_PREFIX}{name.upper()}` | {cell} | {field.description} |")
     return "\n".join(lines) + "\n"

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask.testing import FlaskClient
 
+from pipeserve.api import create_app
+from pipeserve.settings import Settings
 from tests.conftest import FEATURES
 
 SETOSA = [5.1, 3.5, 1.4, 0.2]
@@ -61,9 +65,12 @@ def test_errors_are_kserve_style_with_the_status_that_fits(multi_client: FlaskCl
     assert "PIPESERVE_MAX_BODY_BYTES" in too_large.get_json()["error"]
 
 
-def test_numbers_too_large_to_compute_with_are_a_400(multi_client: FlaskClient) -> None:
-    response = multi_client.post(
-        "/v1/models/iris:predict", json={"instances": [[5.1, 3.5, 1e308, -1e308]]}
+def test_numbers_too_large_to_compute_with_are_a_400(multi_model_dir: Path) -> None:
+    settings = Settings(model_dir=multi_model_dir, log_level="WARNING", inference_path="sklearn")
+    response = (
+        create_app(settings)
+        .test_client()
+        .post("/v1/models/iris:predict", json={"instances": [[5.1, 3.5, 1e308, -1e308]]})
     )
 
     assert response.status_code == 400
@@ -96,3 +103,24 @@ def test_routing_errors_under_the_protocol_prefixes_are_protocol_errors(
         assert response.mimetype == "application/json", path
         assert response.get_json() == {"error": "No such route; see /docs for the API."}
     assert multi_client.get("/api/v1/nothing").mimetype == "application/problem+json"
+
+
+def test_a_string_longer_than_the_limit_is_refused(multi_model_dir: Path) -> None:
+    settings = Settings(model_dir=multi_model_dir, log_level="WARNING", max_string_length=5)
+    client = create_app(settings).test_client()
+
+    v1 = client.post("/v1/models/colours:predict", json={"instances": [["purple", 1.0]]})
+    v2 = client.post(
+        "/v2/models/colours/infer",
+        json={
+            "inputs": [
+                {"name": "colour", "shape": [1], "datatype": "BYTES", "data": ["purple"]},
+                {"name": "size", "shape": [1], "datatype": "FP64", "data": [1.0]},
+            ]
+        },
+    )
+
+    assert v1.status_code == 400
+    assert "instances[0].colour is too long: at most 5 characters" in v1.get_json()["error"]
+    assert v2.status_code == 400
+    assert "at most 5 characters" in v2.get_json()["error"]

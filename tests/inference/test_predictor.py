@@ -56,7 +56,7 @@ def test_a_manifest_that_disagrees_with_the_pipeline_is_refused(bundle_dir: Path
 
 
 def test_values_that_overflow_the_pipeline_are_invalid_input(bundle_dir: Path) -> None:
-    predictor = Predictor(load_bundle(bundle_dir))
+    predictor = Predictor(load_bundle(bundle_dir), path="sklearn")
     huge = dict.fromkeys(FEATURES, 1e300)
 
     with pytest.raises(InvalidInputError, match="too large") as raised:

@@ -44,10 +44,10 @@ def wait_ready(base: str, process: subprocess.Popen[bytes], seconds: float = 30)
         if process.poll() is not None:
             raise AssertionError(f"server exited with {process.returncode}")
         try:
-            if requests.get(f"{base}/readyz", timeout=1).status_code == 200:
+            if requests.get(f"{base}/readyz", timeout=5).status_code == 200:
                 return
-        except requests.ConnectionError:
-            pass
+        except requests.RequestException:
+            pass  # not listening yet, or a busy machine: ask again
         time.sleep(0.1)
     raise AssertionError("server did not become ready")
 

@@ -65,6 +65,28 @@ def test_repro_builds_a_verified_bundle_with_metrics(built: Path) -> None:
     assert (built / "plots" / "iris" / "confusion.csv").read_text().startswith("actual,predicted")
 
 
+def test_repro_builds_the_credit_bundle_from_synthetic_data(built: Path) -> None:
+    loaded = load_bundle(built / "models" / "credit")
+    metrics = json.loads((built / "metrics" / "credit.json").read_text())
+    lock = yaml.safe_load((built / "dvc.lock").read_text())
+
+    assert loaded.manifest.metrics == metrics
+    assert metrics["roc_auc"] > 0.65
+    assert loaded.manifest.features[0].dtype == "string"
+    assert set(lock["stages"]) >= {
+        "prepare_credit",
+        "train_credit",
+        "evaluate_credit",
+        "bundle_credit",
+    }
+    assert (
+        lock["stages"]["train_credit"]["params"]["params.yaml"]["credit.train"]["geocoder"][
+            "backend"
+        ]
+        == "gazetteer"
+    )
+
+
 def test_the_bundle_records_the_hashes_dvc_locked_and_the_commit(built: Path) -> None:
     lock = yaml.safe_load((built / "dvc.lock").read_text())
     locked = {dep["path"]: dep["md5"] for dep in lock["stages"]["train"]["deps"]}
@@ -81,7 +103,7 @@ def test_a_second_repro_changes_nothing(built: Path) -> None:
     output = run(["dvc", "repro"], built, venv_environment())
 
     assert "didn't change, skipping" in output or "is cached" in output
-    assert "Running stage 'train'" not in output
+    assert "Running stage" not in output
 
 
 def test_metrics_and_params_are_readable_by_dvc(built: Path) -> None:

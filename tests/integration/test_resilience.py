@@ -360,8 +360,8 @@ def wait_healthy(base: str, process: Any, seconds: float = 30) -> None:
         try:
             if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
                 return
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not listening yet, or a worker is still loading the models
         time.sleep(0.1)
     raise AssertionError("server did not come up")
 

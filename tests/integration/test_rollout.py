@@ -38,7 +38,8 @@ class Load:
         with requests.Session() as session:
             while not self._stop.is_set():
                 try:
-                    response = session.post(self.url, json={"instances": [SETOSA]}, timeout=10)
+                    # Generous: during a restart requests queue while new workers load models.
+                    response = session.post(self.url, json={"instances": [SETOSA]}, timeout=60)
                     outcome = str(response.status_code)
                     version = response.headers.get("X-Model-Version", "")
                 except requests.RequestException as error:

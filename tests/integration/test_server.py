@@ -22,6 +22,35 @@ def server(model_dir: Path, tmp_path: Path) -> Iterator[str]:
         yield running.base
 
 
+def test_serves_the_credit_model_from_an_address(credit_model_dir: Path, tmp_path: Path) -> None:
+    applicant = {
+        "address": "Königsallee 1, Düsseldorf",
+        "age": 35,
+        "income": 2800.0,
+        "loan_amount": 9000.0,
+        "term_months": 36,
+    }
+    with running_server(tmp_path / "server.log", model_dir=str(credit_model_dir)) as server:
+        good = requests.post(
+            f"{server.base}/api/v1/models/credit/predict",
+            json={"instances": [applicant]},
+            timeout=10,
+        )
+        bad = requests.post(
+            f"{server.base}/api/v1/models/credit/predict",
+            json={"instances": [{**applicant, "address": ""}]},
+            timeout=10,
+        )
+        ready = requests.get(f"{server.base}/readyz", timeout=5).json()
+
+    assert good.status_code == 200, good.text
+    assert 0 < good.json()["predictions"][0]["probabilities"]["default"] < 1
+    assert bad.status_code == 422
+    assert bad.headers["Content-Type"] == "application/problem+json"
+    assert bad.json()["errors"][0]["field"] == "instances[0].address"
+    assert {m["name"] for m in ready["models"]} == {"iris", "credit"}
+
+
 def test_serves_predictions_health_and_docs(server: str) -> None:
     predict = requests.post(
         f"{server}/api/v1/models/iris/predict", json={"instances": [SETOSA]}, timeout=5

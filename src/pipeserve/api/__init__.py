@@ -3,94 +3,25 @@
 Rule: nothing happens at import. ``create_app(settings)`` loads the models and builds the app;
 Gunicorn starts ``pipeserve.api:create_app()`` and ``flask --app pipeserve.api run`` finds the
 factory by name. Views only parse, call the data plane and encode.
+
+Importing this package stays cheap on purpose: the Gunicorn config lives in it, and the Gunicorn
+master must not load the app's libraries (onnxruntime, prometheus-client) before it forks the
+workers; onnxruntime's native threads do not survive a fork.
 """
 
 from __future__ import annotations
 
-from importlib import resources
+from typing import TYPE_CHECKING
 
-from apiflask import APIFlask
-from flask import Blueprint
+if TYPE_CHECKING:
+    from apiflask import APIFlask
 
-from pipeserve import __version__
-from pipeserve.api.admin import admin
-from pipeserve.api.context import install
-from pipeserve.api.health import health
-from pipeserve.api.inference_v2 import inference_v2
-from pipeserve.api.kserve_v1 import kserve_v1
-from pipeserve.api.models import models
-from pipeserve.api.openapi import spec_processor
-from pipeserve.api.problems import register_problem_handlers
-from pipeserve.inference.dataplane import DataPlane
-from pipeserve.inference.registry import ModelRegistry
-from pipeserve.inference.reloader import RepositoryWatcher
-from pipeserve.logs import configure_logging
-from pipeserve.settings import Settings
-
-DOCS_ASSETS = "/docs/assets"
+    from pipeserve.inference.registry import ModelRegistry
+    from pipeserve.settings import Settings
 
 
 def create_app(settings: Settings | None = None, registry: ModelRegistry | None = None) -> APIFlask:
-    """Build the WSGI app serving the models of ``settings`` (see :func:`load_registry`).
+    """Build the WSGI app (see :func:`pipeserve.api.app.create_app`)."""
+    from pipeserve.api.app import create_app as build  # noqa: PLC0415  # see the module note
 
-    ``registry`` replaces loading from disk (tests inject one). Raises
-    :class:`~pipeserve.errors.ConfigurationError` when the model directory does not exist.
-    """
-    settings = settings or Settings()
-    configure_logging(settings.log_level, settings.log_format)
-    registry = registry if registry is not None else load_registry(settings)
-    dataplane = DataPlane(registry)
-
-    app = APIFlask(
-        __name__,
-        title="pipeserve",
-        version=__version__,
-        spec_path="/openapi.json" if settings.docs_enabled else None,
-        docs_path="/docs" if settings.docs_enabled else None,
-        json_errors=False,
-    )
-    app.config.update(
-        MAX_CONTENT_LENGTH=settings.max_body_bytes,
-        AUTO_404_RESPONSE=False,
-        AUTO_VALIDATION_ERROR_RESPONSE=False,
-        INFO={
-            "description": "Serves whole scikit-learn pipelines (feature engineering included) "
-            "from verified bundles. Errors are RFC 9457 problem documents.",
-        },
-        SWAGGER_UI_CSS=f"{DOCS_ASSETS}/swagger-ui.css",
-        SWAGGER_UI_BUNDLE_JS=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
-        SWAGGER_UI_STANDALONE_PRESET_JS=f"{DOCS_ASSETS}/swagger-ui-standalone-preset.js",
-        DOCS_FAVICON=f"{DOCS_ASSETS}/favicon-32x32.png",
-    )
-    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the features' training order in /openapi.json
-    install(app, settings, dataplane)
-    register_problem_handlers(app)
-    app.register_blueprint(health)
-    app.register_blueprint(models)
-    app.register_blueprint(kserve_v1)
-    app.register_blueprint(inference_v2)
-    if settings.admin_enabled:
-        app.register_blueprint(admin)
-    if settings.reload_interval > 0:
-        app.extensions["pipeserve_watcher"] = RepositoryWatcher(
-            registry, settings.reload_interval
-        ).start()
-    if settings.docs_enabled:
-        app.register_blueprint(_docs_assets())
-        app.spec_processor(spec_processor(dataplane, settings.max_instances))
-    return app
-
-
-def load_registry(settings: Settings) -> ModelRegistry:
-    """The models of ``settings``: the bundles listed in ``model_paths`` if any, else the model
-    repository ``model_dir``. Raises :class:`~pipeserve.errors.ConfigurationError` when the
-    repository does not exist or a model version is configured twice."""
-    if settings.model_paths:
-        return ModelRegistry.from_paths(settings.model_paths, settings.ready_policy)
-    return ModelRegistry.from_directory(settings.model_dir, settings.ready_policy)
-
-
-def _docs_assets() -> Blueprint:
-    """Swagger UI's files, served by us: the docs work without internet access."""
-    dist = resources.files("flask_swagger_ui") / "dist"
-    return Blueprint("docs_assets", __name__, static_folder=str(dist), static_url_path=DOCS_ASSETS)
+    return build(settings, registry)

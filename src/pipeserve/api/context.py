@@ -18,6 +18,7 @@ from pipeserve.inference.registry import ModelEntry
 from pipeserve.settings import Settings
 
 REQUEST_ID_HEADER = "X-Request-ID"
+MODEL_VERSION_HEADER = "X-Model-Version"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _EXTENSION_KEY = "pipeserve"
 
@@ -29,8 +30,38 @@ def install(app: Flask, settings: Settings, dataplane: DataPlane) -> None:
         "dataplane": dataplane,
         "draining": threading.Event(),
     }
+    app.before_request(_ACTIVE.enter)
+    app.teardown_request(_ACTIVE.leave)
     app.before_request(_assign_request_id)
     app.after_request(_echo_request_id)
+
+
+class ActiveRequests:
+    """How many requests this process is handling now (tells batching whether to wait)."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def enter(self) -> None:
+        with self._lock:
+            self._count += 1
+
+    def leave(self, _error: BaseException | None = None) -> None:
+        with self._lock:
+            self._count -= 1
+
+    def __call__(self) -> int:
+        return self._count
+
+
+# One per process: every app of a worker shares its threads.
+_ACTIVE = ActiveRequests()
+
+
+def active_requests() -> int:
+    """Requests in progress in this process."""
+    return _ACTIVE()
 
 
 def dataplane() -> DataPlane:
@@ -100,7 +131,8 @@ def json_body(*, untyped_ok: bool = False, binary_ok: bool = False) -> bytes:
             f"got {mimetype or 'no content type'}",
             content_type=mimetype,
         )
-    return request.get_data(cache=False)
+    # Kept only when the access log will show it (PIPESERVE_LOG_PAYLOAD_EVERY).
+    return request.get_data(cache=bool(g.get("keep_body")))
 
 
 C = TypeVar("C")
@@ -122,6 +154,11 @@ def codec(codec_type: Callable[[ModelEntry, int], C], entry: ModelEntry) -> C:
     if built is None:
         built = cache[key] = codec_type(entry, max_instances)
     return built
+
+
+def version_header(entry: ModelEntry) -> dict[str, str]:
+    """The header naming the model version that answered."""
+    return {MODEL_VERSION_HEADER: entry.version} if entry.version else {}
 
 
 def json_response(

@@ -9,7 +9,7 @@ from apiflask import APIBlueprint
 from flask import Response, request
 
 from pipeserve import __version__
-from pipeserve.api.context import codec, dataplane, json_body, json_response
+from pipeserve.api.context import codec, dataplane, json_body, json_response, version_header
 from pipeserve.api.problems import register_standard_protocol_handlers, standard_error
 from pipeserve.errors import MalformedRequestError
 from pipeserve.protocols.v2 import (
@@ -92,7 +92,7 @@ def _infer(name: str, version: str | None) -> Response:
     prediction = plane.predict_columns(
         entry, decoded.columns, probabilities=v2.wants_probabilities(decoded)
     )
-    return json_response(v2.encode(prediction, decoded))
+    return json_response(v2.encode(prediction, decoded), headers=version_header(entry))
 
 
 @inference_v2.get("/models/<name>")

@@ -8,7 +8,7 @@ from flask import Response
 from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import BaseConverter
 
-from pipeserve.api.context import codec, dataplane, json_body, json_response
+from pipeserve.api.context import codec, dataplane, json_body, json_response, version_header
 from pipeserve.api.problems import register_standard_protocol_handlers
 from pipeserve.protocols.v1 import (
     V1Codec,
@@ -75,4 +75,4 @@ def predict(name: str) -> Response:
     v1 = codec(V1Codec, entry)
     request = v1.decode(json_body())
     prediction = plane.predict(entry, request.rows, probabilities=request.probabilities)
-    return json_response(v1.encode(prediction))
+    return json_response(v1.encode(prediction), headers=version_header(entry))

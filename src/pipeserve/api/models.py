@@ -9,7 +9,14 @@ from __future__ import annotations
 from apiflask import APIBlueprint
 from flask import Response
 
-from pipeserve.api.context import codec, dataplane, json_body, json_response
+from pipeserve.api.context import (
+    MODEL_VERSION_HEADER,
+    codec,
+    dataplane,
+    json_body,
+    json_response,
+    version_header,
+)
 from pipeserve.protocols.friendly import (
     FriendlyCodec,
     ModelList,
@@ -21,7 +28,6 @@ from pipeserve.protocols.friendly import (
 
 models = APIBlueprint("models", __name__, tag="Models", url_prefix="/api/v1")
 
-MODEL_VERSION_HEADER = "X-Model-Version"
 PREDICT_ENDPOINT = "models.predict"
 
 
@@ -77,7 +83,7 @@ def get_model_version(name: str, version: str) -> Response:
 def _describe(name: str, version: str | None) -> Response:
     plane = dataplane()
     entry = plane.model(name, version)
-    headers = {MODEL_VERSION_HEADER: entry.version} if entry.ready and entry.version else None
+    headers = version_header(entry) if entry.ready else None
     return json_response(describe(plane.served_model(name), entry), headers=headers)
 
 
@@ -105,6 +111,4 @@ def _predict(name: str, version: str | None) -> Response:
     friendly = codec(FriendlyCodec, entry)
     request = friendly.decode(json_body())
     prediction = plane.predict(entry, request.rows, probabilities=request.probabilities)
-    return json_response(
-        friendly.encode(prediction), headers={MODEL_VERSION_HEADER: friendly.manifest.version}
-    )
+    return json_response(friendly.encode(prediction), headers=version_header(entry))

@@ -27,9 +27,10 @@ INFER_PATHS = ("/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/
 
 
 def spec_processor(
-    dataplane: DataPlane, max_instances: int
+    dataplane: DataPlane, max_instances: int, tokens_required: bool = False
 ) -> Callable[[dict[Any, Any] | str], dict[Any, Any] | str]:
-    """A callback for ``APIFlask.spec_processor`` bound to the app's models."""
+    """A callback for ``APIFlask.spec_processor`` bound to the app's models; with
+    ``tokens_required`` the model routes are documented as needing a bearer token."""
 
     def process(spec: dict[Any, Any] | str) -> dict[Any, Any] | str:
         if isinstance(spec, str):  # only with SPEC_FORMAT=yaml, which we never set
@@ -37,12 +38,38 @@ def spec_processor(
         schemas = spec.setdefault("components", {}).setdefault("schemas", {})
         schemas["Problem"] = PROBLEM_SCHEMA
         schemas["StandardError"] = STANDARD_ERROR_SCHEMA
+        _document_security(spec, tokens_required)
         _document_problems(spec)
         _document_standard_bodies(spec, schemas)
         _document_predict(spec, schemas, dataplane, max_instances)
         return spec
 
     return process
+
+
+_OPEN_PATHS = ("/v2", "/v2/health/live", "/v2/health/ready")
+_MODEL_ROUTE_PREFIXES = ("/api/", "/v1/", "/v2/")
+
+
+def _document_security(spec: dict[str, Any], tokens_required: bool) -> None:
+    """Bearer tokens: always on the admin routes, on the model routes when configured."""
+    spec["components"].setdefault("securitySchemes", {})["bearerAuth"] = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A token from PIPESERVE_API_TOKENS(_FILE) or, for the admin routes, "
+        "PIPESERVE_ADMIN_TOKENS(_FILE).",
+    }
+    for path, operations in spec.get("paths", {}).items():
+        admin = path.startswith("/admin/")
+        model_route = path.startswith(_MODEL_ROUTE_PREFIXES) and path not in _OPEN_PATHS
+        if not (admin or (tokens_required and model_route)):
+            continue
+        for operation in operations.values():
+            operation["security"] = [{"bearerAuth": []}]
+            responses = operation.setdefault("responses", {})
+            responses.setdefault("401", {"description": "No bearer token, or not an accepted one."})
+            if admin:
+                responses.setdefault("403", {"description": "A token of the model routes."})
 
 
 # Request bodies the codecs read themselves (a framework parser would accept NaN literals and

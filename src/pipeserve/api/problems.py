@@ -24,12 +24,17 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 # Most specific class first: the first ``isinstance`` match wins.
 STATUS_BY_ERROR: tuple[tuple[type[errors.PipeserveError], HTTPStatus], ...] = (
     (errors.MalformedRequestError, HTTPStatus.BAD_REQUEST),
+    (errors.AddressNotFoundError, HTTPStatus.UNPROCESSABLE_ENTITY),
     (errors.InvalidInputError, HTTPStatus.UNPROCESSABLE_ENTITY),
     (errors.PayloadTooLargeError, HTTPStatus.REQUEST_ENTITY_TOO_LARGE),
     (errors.UnsupportedMediaTypeError, HTTPStatus.UNSUPPORTED_MEDIA_TYPE),
+    (errors.AuthenticationError, HTTPStatus.UNAUTHORIZED),
+    (errors.PermissionDeniedError, HTTPStatus.FORBIDDEN),
     (errors.RequestError, HTTPStatus.BAD_REQUEST),
     (errors.ModelNotFoundError, HTTPStatus.NOT_FOUND),
     (errors.ModelNotReadyError, HTTPStatus.SERVICE_UNAVAILABLE),
+    # An upstream outage, not the client's fault: the same request may succeed later.
+    (errors.GeocoderUnavailableError, HTTPStatus.SERVICE_UNAVAILABLE),
     # Raised only at start-up or in training; if one escapes into a request it is our fault.
     (errors.BundleIntegrityError, HTTPStatus.INTERNAL_SERVER_ERROR),
     (errors.UntrustedTypeError, HTTPStatus.INTERNAL_SERVER_ERROR),
@@ -76,7 +81,14 @@ def _pipeserve_error(error: errors.PipeserveError) -> Response:
     if status == HTTPStatus.INTERNAL_SERVER_ERROR:
         logger.error("request failed: %s", error.message, exc_info=error)
         return _internal()
-    return problem(status, error.message, error.code, error.details or None)
+    return _challenge(problem(status, error.message, error.code, error.details or None))
+
+
+def _challenge(response: Response) -> Response:
+    # RFC 6750: a 401 says which scheme would be accepted.
+    if response.status_code == HTTPStatus.UNAUTHORIZED:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="pipeserve"'
+    return response
 
 
 def _http_error(error: HTTPException) -> Response:
@@ -131,7 +143,7 @@ def _standard_pipeserve_error(error: errors.PipeserveError) -> Response:
     status = status_for(error)
     if status == HTTPStatus.INTERNAL_SERVER_ERROR:
         return _pipeserve_error(error)
-    return standard_error(_STANDARD_STATUS_OVERRIDES.get(status, status), error.message)
+    return _challenge(standard_error(_STANDARD_STATUS_OVERRIDES.get(status, status), error.message))
 
 
 def _standard_http_error(error: HTTPException) -> Response:

@@ -39,6 +39,8 @@ class LoadedBundle:
     manifest: Manifest
     pipeline: Any
     version_warnings: list[str] = field(default_factory=list)
+    # Verified bytes of the bundle's other files (the compiled fast path), by file name.
+    extra_files: dict[str, bytes] = field(default_factory=dict)
 
 
 def sha256_hex(data: bytes) -> str:
@@ -46,24 +48,33 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def write_bundle(directory: Path, pipeline: Any, manifest: Manifest) -> Manifest:
-    """Persist ``pipeline`` with ``manifest`` as a bundle at ``directory`` and return the manifest
-    as written (with file digests filled in).
+def write_bundle(
+    directory: Path,
+    pipeline: Any,
+    manifest: Manifest,
+    extra_files: dict[str, bytes] | None = None,
+) -> Manifest:
+    """Persist ``pipeline`` (and ``extra_files``, such as a compiled fast path) with
+    ``manifest`` as a bundle at ``directory`` and return the manifest as written (with every
+    file's digest filled in).
 
     The bundle is assembled in a temporary sibling directory and moved into place, so a reader
     never sees half a bundle and an interrupted run leaves the previous bundle intact.
     """
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
-    payload = skops.io.dumps(pipeline)
-    digests = {PIPELINE_FILE: FileDigest(sha256=sha256_hex(payload), size=len(payload))}
+    files = {PIPELINE_FILE: skops.io.dumps(pipeline), **(extra_files or {})}
+    digests = {
+        name: FileDigest(sha256=sha256_hex(data), size=len(data)) for name, data in files.items()
+    }
     written = manifest.model_copy(update={"files": digests})
     # A dot-name next to the target: same filesystem (so the rename is atomic), and ignored by
     # the model store. Created with the umask's permissions, so other users (the server) can read.
     staging = directory.parent / f".{directory.name}-{uuid.uuid4().hex}"
     staging.mkdir()
     try:
-        (staging / PIPELINE_FILE).write_bytes(payload)
+        for name, data in files.items():
+            (staging / name).write_bytes(data)
         (staging / MANIFEST_FILE).write_bytes(manifest_bytes(written))
         _replace_directory(staging, directory)
     finally:
@@ -161,7 +172,8 @@ def load_bundle(directory: Path) -> LoadedBundle:
     """
     directory = Path(directory)
     manifest = read_manifest(directory)
-    payload = _read_verified(directory, manifest)[PIPELINE_FILE]
+    contents = _read_verified(directory, manifest)
+    payload = contents.pop(PIPELINE_FILE)
     try:
         untrusted = set(skops.io.get_untrusted_types(data=payload))
     except Exception as error:  # skops raises several unrelated types for a corrupt archive
@@ -180,7 +192,7 @@ def load_bundle(directory: Path) -> LoadedBundle:
     drift = version_drift(manifest.library_versions, library_versions())
     for message in drift:
         logger.warning("bundle %s: %s", manifest.name, message)
-    return LoadedBundle(directory, manifest, pipeline, drift)
+    return LoadedBundle(directory, manifest, pipeline, drift, contents)
 
 
 def version_drift(trained: dict[str, str], running: dict[str, str]) -> list[str]:

@@ -54,6 +54,27 @@ class Lineage(_Frozen):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+class FastPath(_Frozen):
+    """The compiled (ONNX) form of the pipeline and the check that allows serving it.
+
+    The server uses it only when ``verified`` is true: labels equal to scikit-learn's on every
+    checked row and probabilities within ``tolerance``. ``head_steps`` leading pipeline steps that
+    have no ONNX form (a geocoder, say) keep running in Python before the compiled tail.
+    """
+
+    format: Literal["onnx"] = "onnx"
+    file: str | None = Field(default=None, description="The ONNX file; None when not compiled.")
+    verified: bool = False
+    reason: str | None = Field(default=None, description="Why there is no verified fast path.")
+    head_steps: int = Field(default=0, ge=0)
+    input_dtype: Literal["float64", "float32"] = "float64"
+    rows_checked: int = Field(default=0, ge=0)
+    labels_equal: bool | None = None
+    max_probability_difference: float | None = None
+    tolerance: float | None = None
+    converter_versions: dict[str, str] = Field(default_factory=dict)
+
+
 class Manifest(_Frozen):
     """The parsed ``bundle.json``."""
 
@@ -70,6 +91,9 @@ class Manifest(_Frozen):
     lineage: Lineage = Field(default_factory=Lineage)
     library_versions: dict[str, str]
     files: dict[str, FileDigest] = Field(default_factory=dict)
+    fast_path: FastPath | None = Field(
+        default=None, description="The compiled form, if the bundle step made one."
+    )
 
     @property
     def feature_names(self) -> list[str]:

@@ -11,10 +11,17 @@ from __future__ import annotations
 TRUSTED_TYPES: frozenset[str] = frozenset(
     {
         # our own feature engineering
+        "pipeserve.features.geocoders.gazetteer.Gazetteer",
+        "pipeserve.features.geocoding.Geocoder",
+        "pipeserve.features.geography.NearestCityDistance",
         "pipeserve.features.interactions.ProductFeatures",
+        "pipeserve.features.interactions.RatioFeatures",
+        # SimpleImputer keeps the dtype it was fitted on (a dtype object, no code)
+        "numpy.dtype",
         # private helpers that scikit-learn's public estimators are built from
         "sklearn.calibration._CalibratedClassifier",
         "sklearn.calibration._SigmoidCalibration",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
         "sklearn.tree._tree.Tree",
     }
 )

@@ -1,12 +1,14 @@
 """Batch scoring of files: chunk by chunk, so memory stays flat however large the file.
 
-Rows that fail validation are written to a reject file with the reason, never dropped silently.
+Input and output are CSV, JSON lines or Parquet (with the ``parquet`` extra). Rows that fail
+validation, and rows whose address a rejecting geocoder cannot find, are written to a reject
+file with the reason, never dropped silently.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -14,11 +16,11 @@ from typing import IO, Any
 import orjson
 import pandas as pd
 
-from pipeserve.errors import ConfigurationError, InvalidInputError
+from pipeserve.errors import AddressNotFoundError, ConfigurationError, InvalidInputError
 from pipeserve.inference.predictor import Predictor
 from pipeserve.inference.schema import InstanceValidator
 
-FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 
 
 @dataclass
@@ -31,7 +33,8 @@ class BatchReport:
 
 
 def file_format(path: Path) -> str:
-    """``csv`` or ``jsonl`` from the file name; raises :class:`ConfigurationError` otherwise."""
+    """``csv``, ``jsonl`` or ``parquet`` from the file name; raises :class:`ConfigurationError`
+    otherwise."""
     try:
         return FORMATS[Path(path).suffix.lower()]
     except KeyError:
@@ -41,15 +44,54 @@ def file_format(path: Path) -> str:
         ) from None
 
 
-def read_chunks(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
-    """The file's rows in frames of at most ``chunk_size`` rows."""
-    if file_format(path) == "csv":
-        with pd.read_csv(path, chunksize=chunk_size) as reader:
+def _pyarrow() -> Any:
+    try:
+        import pyarrow  # noqa: PLC0415  # optional: only Parquet files need it
+        import pyarrow.parquet  # noqa: PLC0415
+    except ImportError as error:
+        raise ConfigurationError(
+            "Parquet files need pyarrow: install pipeserve[parquet]"
+        ) from error
+    return pyarrow
+
+
+def read_chunks(
+    path: Path, chunk_size: int, text_columns: Sequence[str] = ()
+) -> Iterator[pd.DataFrame]:
+    """The file's rows in frames of at most ``chunk_size`` rows; only one chunk is in memory.
+
+    ``text_columns`` stay text exactly as written (a CSV cell ``01067`` stays ``"01067"``);
+    other CSV cells that are numbers become numbers. JSON lines and Parquet keep their own types.
+    """
+    fmt = file_format(path)
+    if fmt == "csv":
+        dtypes = dict.fromkeys(text_columns, "object")
+        with pd.read_csv(
+            path, chunksize=chunk_size, dtype=dtypes, keep_default_na=False, na_values=[""]
+        ) as reader:
             for chunk in reader:
-                yield chunk.apply(_numbers_where_possible)
+                yield _with_none(
+                    chunk.apply(lambda c: c if c.name in dtypes else _numbers_where_possible(c)),
+                    text_columns,
+                )
+    elif fmt == "parquet":
+        parquet = _pyarrow().parquet.ParquetFile(path)
+        for batch in parquet.iter_batches(batch_size=chunk_size):
+            yield _with_none(batch.to_pandas(), text_columns)
     else:
-        with pd.read_json(path, lines=True, chunksize=chunk_size) as reader:
-            yield from reader
+        # dtype=False: JSON's own types, so "01067" is not read as the number 1067.
+        with pd.read_json(path, lines=True, chunksize=chunk_size, dtype=False) as reader:
+            for chunk in reader:
+                yield _with_none(chunk, text_columns)
+
+
+def _with_none(chunk: pd.DataFrame, text_columns: Sequence[str]) -> pd.DataFrame:
+    """A missing text cell is reported as null ("must be a string, got null"), not as NaN."""
+    for name in text_columns:
+        if name in chunk.columns:
+            column = chunk[name].astype(object)
+            chunk[name] = column.where(column.notna(), None)
+    return chunk
 
 
 def _numbers_where_possible(column: pd.Series) -> pd.Series:
@@ -62,22 +104,50 @@ def _numbers_where_possible(column: pd.Series) -> pd.Series:
 
 
 class _Writer:
-    """Writes scored rows as CSV or JSON lines, matching the output file's extension."""
+    """Writes scored rows as CSV, JSON lines or Parquet, matching the output file's extension;
+    one chunk at a time (Parquet: one row group per chunk)."""
 
-    def __init__(self, handle: IO[str], fmt: str, classes: list[str], probabilities: bool) -> None:
-        self.fmt = fmt
-        self.handle = handle
-        self.columns = ["row", "label"] + ([f"proba_{c}" for c in classes] if probabilities else [])
-        self.csv = csv.writer(handle) if fmt == "csv" else None
+    def __init__(self, path: Path, classes: list[str], probabilities: bool) -> None:
+        self.fmt = file_format(path)
+        self.proba_columns = [f"proba_{c}" for c in classes] if probabilities else []
+        self.columns = ["row", "label", *self.proba_columns]
+        self._parquet: Any = None
+        self.handle: IO[str] | None = None
+        if self.fmt == "parquet":
+            pa = _pyarrow()
+            fields = [pa.field("row", pa.int64()), pa.field("label", pa.string())]
+            fields += [pa.field(name, pa.float64()) for name in self.proba_columns]
+            self._schema = pa.schema(fields)
+            self._parquet = pa.parquet.ParquetWriter(path, self._schema)
+            return
+        # Closed by close(), which score_file calls in a finally block.
+        self.handle = Path(path).open("w", newline="", encoding="utf-8")  # noqa: SIM115
+        self.csv = csv.writer(self.handle) if self.fmt == "csv" else None
         if self.csv is not None:
             self.csv.writerow(self.columns)
 
-    def write(self, values: list[Any]) -> None:
-        if self.csv is not None:
-            self.csv.writerow(values)
-        else:
-            self.handle.write(orjson.dumps(dict(zip(self.columns, values, strict=True))).decode())
-            self.handle.write("\n")
+    def write(self, rows: list[list[Any]]) -> None:
+        if not rows:
+            return
+        if self._parquet is not None:
+            columns = list(zip(*rows, strict=True))
+            table = _pyarrow().table(
+                {name: list(values) for name, values in zip(self.columns, columns, strict=True)},
+                schema=self._schema,
+            )
+            self._parquet.write_table(table)
+        elif self.csv is not None:
+            self.csv.writerows(rows)
+        elif self.handle is not None:
+            for values in rows:
+                line = orjson.dumps(dict(zip(self.columns, values, strict=True)))
+                self.handle.write(line.decode() + "\n")
+
+    def close(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+        if self.handle is not None:
+            self.handle.close()
 
 
 def score_file(
@@ -97,40 +167,75 @@ def score_file(
     for an unsupported file type or when a feature column is missing from the file.
     """
     validator = InstanceValidator(predictor.manifest)
+    text_columns = [f.name for f in predictor.manifest.features if f.dtype == "string"]
     report = BatchReport()
-    out_format = file_format(output_path)
-    with (
-        Path(output_path).open("w", newline="", encoding="utf-8") as out,
-        Path(rejects_path).open("w", encoding="utf-8") as rejects,
-    ):
-        writer = _Writer(out, out_format, predictor.classes, probabilities)
-        for chunk in read_chunks(input_path, chunk_size):
-            missing = [name for name in predictor.feature_names if name not in chunk.columns]
-            if missing:
-                raise ConfigurationError(
-                    f"{input_path} lacks the feature columns {missing}; the model needs "
-                    f"{predictor.feature_names}",
-                    path=str(input_path),
+    writer = _Writer(output_path, predictor.classes, probabilities)
+    try:
+        with Path(rejects_path).open("w", encoding="utf-8") as rejects:
+
+            def reject(number: int, errors: list[dict[str, Any]]) -> None:
+                rejects.write(orjson.dumps({"row": number, "errors": errors}).decode() + "\n")
+                report.rejected += 1
+
+            for chunk in read_chunks(input_path, chunk_size, text_columns):
+                missing = [name for name in predictor.feature_names if name not in chunk.columns]
+                if missing:
+                    raise ConfigurationError(
+                        f"{input_path} lacks the feature columns {missing}; the model needs "
+                        f"{predictor.feature_names}",
+                        path=str(input_path),
+                    )
+                rows, numbers = [], []
+                records = chunk[predictor.feature_names].to_dict("records")
+                for offset, record in enumerate(records):
+                    number = report.rows + offset
+                    try:
+                        rows.append(validator.validate_row(record))
+                        numbers.append(number)
+                    except InvalidInputError as error:
+                        reject(number, error.details["errors"])
+                scored = _predict_rejecting_addresses(
+                    predictor, rows, numbers, probabilities, reject
                 )
-            rows, numbers = [], []
-            records = chunk[predictor.feature_names].to_dict("records")
-            for offset, record in enumerate(records):
-                number = report.rows + offset
-                try:
-                    rows.append(validator.validate_row(record))
-                    numbers.append(number)
-                except InvalidInputError as error:
-                    line = {"row": number, "errors": error.details["errors"]}
-                    rejects.write(orjson.dumps(line).decode() + "\n")
-                    report.rejected += 1
-            if rows:
-                prediction = predictor.predict_rows(rows, probabilities=probabilities)
-                proba = prediction.probabilities
-                for i, (number, label) in enumerate(zip(numbers, prediction.labels, strict=True)):
-                    extra = [round(float(p), 6) for p in proba[i]] if proba is not None else []
-                    writer.write([number, label, *extra])
-                report.scored += len(rows)
-            report.rows += len(records)
-            if progress is not None:
-                progress(len(records))
+                writer.write(scored)
+                report.scored += len(scored)
+                report.rows += len(records)
+                if progress is not None:
+                    progress(len(records))
+    finally:
+        writer.close()
     return report
+
+
+def _predict_rejecting_addresses(
+    predictor: Predictor,
+    rows: list[dict[str, Any]],
+    numbers: list[int],
+    probabilities: bool,
+    reject: Callable[[int, list[dict[str, Any]]], None],
+) -> list[list[Any]]:
+    """Output rows for valid input rows. A geocoder that rejects addresses names the rows: those
+    go to the rejects file and the others are scored again (one retry: the second call sees
+    only addresses that were found)."""
+    for _ in range(2):
+        if not rows:
+            return []
+        try:
+            prediction = predictor.predict_rows(rows, probabilities=probabilities)
+        except AddressNotFoundError as error:
+            bad = set(error.details.get("rows", []))
+            by_row = {e["row"]: e for e in error.details.get("errors", [])}
+            for index in sorted(bad):
+                detail = by_row.get(index, {"field": "address", "message": "matches no place"})
+                reject(numbers[index], [{"field": detail["field"], "message": detail["message"]}])
+            rows = [r for i, r in enumerate(rows) if i not in bad]
+            numbers = [n for i, n in enumerate(numbers) if i not in bad]
+            continue
+        proba = prediction.probabilities
+        return [
+            [number, label, *([round(float(p), 6) for p in proba[i]] if proba is not None else [])]
+            for i, (number, label) in enumerate(zip(numbers, prediction.labels, strict=True))
+        ]
+    raise AddressNotFoundError(  # pragma: no cover - the geocoder is deterministic
+        "the geocoder rejected addresses it had accepted a moment before"
+    )

@@ -7,21 +7,41 @@ Flask or any protocol's JSON.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import threading
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from numpy.typing import NDArray
 
 from pipeserve.errors import ModelNotReadyError
+from pipeserve.inference.batching import Batcher, BatchingOptions
 from pipeserve.inference.predictor import Prediction, Predictor
 from pipeserve.inference.registry import ModelEntry, ModelRegistry, ReloadReport, ServedModel
+
+PredictionObserver = Callable[[ModelEntry, Prediction], None]
 
 
 class DataPlane:
     """Health, model lookup, prediction and reloading over a :class:`ModelRegistry`."""
 
-    def __init__(self, registry: ModelRegistry) -> None:
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        on_prediction: PredictionObserver | None = None,
+        batching: BatchingOptions | None = None,
+        concurrency: Callable[[], int] = lambda: 1,
+    ) -> None:
+        """``on_prediction`` is told of every prediction (for metrics), after it is made.
+        With ``batching``, concurrent predictions for the same model version are coalesced
+        (:mod:`pipeserve.inference.batching`); ``concurrency`` says how many requests the
+        process is handling, so that a lone request never waits."""
         self.registry = registry
+        self._on_prediction = on_prediction
+        self._batching = batching
+        self._concurrency = concurrency
+        self._batchers: weakref.WeakKeyDictionary[ModelEntry, Batcher] = weakref.WeakKeyDictionary()
+        self._batchers_lock = threading.Lock()
 
     def live(self) -> bool:
         """The process can answer; a failed model does not make the server dead."""
@@ -59,7 +79,12 @@ class DataPlane:
     ) -> Prediction:
         """Predict for validated rows with the model of ``entry`` (from :meth:`inference_model`,
         so a request uses one model version from start to end, even across a reload)."""
-        return _predictor(entry).predict_rows(rows, probabilities=probabilities)
+        predictor = _predictor(entry)
+        if self._batching is not None:
+            columns = {name: [row[name] for row in rows] for name in predictor.feature_names}
+            return self.predict_columns(entry, columns, probabilities=probabilities)
+        prediction = predictor.predict_rows(rows, probabilities=probabilities)
+        return self._observed(entry, prediction)
 
     def predict_columns(
         self,
@@ -69,7 +94,37 @@ class DataPlane:
         probabilities: bool,
     ) -> Prediction:
         """Predict for validated columns, one per feature of ``entry``'s model."""
-        return _predictor(entry).predict_columns(columns, probabilities=probabilities)
+        predictor = _predictor(entry)
+        if self._batching is not None:
+            rows = len(next(iter(columns.values()))) if columns else 0
+            batcher = self._batcher(entry, predictor, self._batching)
+            prediction = batcher.predict(columns, rows, probabilities=probabilities)
+        else:
+            prediction = predictor.predict_columns(columns, probabilities=probabilities)
+        return self._observed(entry, prediction)
+
+    def _batcher(
+        self, entry: ModelEntry, predictor: Predictor, options: BatchingOptions
+    ) -> Batcher:
+        batcher = self._batchers.get(entry)
+        if batcher is None:
+            with self._batchers_lock:
+                batcher = self._batchers.get(entry)
+                if batcher is None:
+                    batcher = self._batchers[entry] = Batcher(
+                        lambda columns: predictor.predict_columns(columns, probabilities=True),
+                        predictor.feature_names,
+                        options,
+                        self._concurrency,
+                    )
+                    # A version dropped by a reload takes its collector thread with it.
+                    weakref.finalize(entry, batcher.stop)
+        return batcher
+
+    def _observed(self, entry: ModelEntry, prediction: Prediction) -> Prediction:
+        if self._on_prediction is not None:
+            self._on_prediction(entry, prediction)
+        return prediction
 
     def reload(self) -> ReloadReport:
         """Load new and changed bundles and switch to them (see :meth:`ModelRegistry.reload`)."""

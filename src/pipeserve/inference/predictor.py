@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -13,6 +13,9 @@ from numpy.typing import NDArray
 from pipeserve.bundle.io import LoadedBundle
 from pipeserve.bundle.manifest import Manifest
 from pipeserve.errors import BundleError, InvalidInputError
+from pipeserve.inference.compiled import CompiledPipeline
+
+InferencePath = Literal["auto", "onnx", "sklearn"]
 
 # The column dtype each manifest dtype is fed to the pipeline as (strings stay Python objects).
 _NUMPY_DTYPES: dict[str, type] = {"float64": np.float64, "int64": np.int64, "string": object}
@@ -35,7 +38,10 @@ class Predictor:
     probabilities.
     """
 
-    def __init__(self, bundle: LoadedBundle) -> None:
+    def __init__(self, bundle: LoadedBundle, path: InferencePath = "auto") -> None:
+        """``path``: ``auto`` serves the compiled (ONNX) form when the bundle has a verified
+        one, ``sklearn`` never does, ``onnx`` insists (raising :class:`BundleError` without
+        one)."""
         self.manifest: Manifest = bundle.manifest
         self._pipeline = bundle.pipeline
         self.classes: list[str] = list(self.manifest.classes)
@@ -44,6 +50,48 @@ class Predictor:
         self._has_proba = hasattr(self._pipeline, "predict_proba")
         self._dtypes = {f.name: _NUMPY_DTYPES[f.dtype] for f in self.manifest.features}
         self._check_consistent(bundle)
+        self._compiled, self.path_reason = self._fast_path(bundle, path)
+        # Rows go straight into a float matrix when nothing needs column names.
+        self._matrix_model = (
+            self._compiled
+            if self._compiled is not None and not self._compiled.needs_frame
+            else None
+        )
+
+    def _fast_path(
+        self, bundle: LoadedBundle, path: InferencePath
+    ) -> tuple[CompiledPipeline | None, str]:
+        fast = self.manifest.fast_path
+        if path == "sklearn":
+            return None, "PIPESERVE_INFERENCE_PATH=sklearn"
+        reason = ""
+        if fast is None:
+            reason = "the bundle has no compiled form (built before fast paths, or not asked)"
+        elif not fast.verified or fast.file is None:
+            reason = f"the compiled form did not pass its check: {fast.reason}"
+        elif fast.file not in bundle.extra_files:
+            reason = f"{fast.file} is not listed in bundle.json"
+        else:
+            try:
+                compiled = CompiledPipeline(bundle.extra_files[fast.file], self._pipeline, fast)
+            except Exception as error:  # onnxruntime raises its own types
+                reason = f"onnxruntime cannot load {fast.file}: {error}"
+            else:
+                return compiled, (
+                    f"verified on {fast.rows_checked} rows, max probability difference "
+                    f"{fast.max_probability_difference:.2g}"
+                )
+        if path == "onnx":
+            raise BundleError(
+                f"bundle {bundle.directory}: PIPESERVE_INFERENCE_PATH=onnx but {reason}",
+                path=str(bundle.directory),
+            )
+        return None, reason
+
+    @property
+    def inference_path(self) -> Literal["onnx", "sklearn"]:
+        """Which form answers: the compiled one or the scikit-learn pipeline."""
+        return "onnx" if self._compiled is not None else "sklearn"
 
     def _check_consistent(self, bundle: LoadedBundle) -> None:
         fitted_classes = [str(c) for c in getattr(self._pipeline, "classes_", [])]
@@ -78,6 +126,10 @@ class Predictor:
         self, rows: Sequence[Mapping[str, Any]], *, probabilities: bool = True
     ) -> Prediction:
         """Predict for rows given as mappings from feature name to (already validated) value."""
+        if self._matrix_model is not None:
+            model = self._matrix_model
+            matrix = np.array([[row[name] for name in self.feature_names] for row in rows])
+            return self._computed(lambda: model.predict_proba_matrix(matrix), probabilities)
         columns = {name: [row[name] for row in rows] for name in self.feature_names}
         return self.predict_columns(columns, probabilities=probabilities)
 
@@ -85,6 +137,10 @@ class Predictor:
         self, columns: Mapping[str, Sequence[Any] | NDArray[Any]], *, probabilities: bool = True
     ) -> Prediction:
         """Predict for (already validated) columns of equal length, one per feature."""
+        if self._matrix_model is not None:
+            model = self._matrix_model
+            matrix = np.column_stack([columns[name] for name in self.feature_names])
+            return self._computed(lambda: model.predict_proba_matrix(matrix), probabilities)
         frame = pd.DataFrame(
             {
                 name: np.asarray(columns[name], dtype=self._dtypes[name])
@@ -100,20 +156,39 @@ class Predictor:
         arithmetic (an engineered feature or a scaling step overflows).
         """
         features = frame[self.feature_names]
-        # Validation admits any finite number, but 1e308 * 1e308 is not one: a feature step that
-        # overflows would hand infinities to the estimator, whose own check then fails the
-        # request as if it were our fault. Overflow is the caller's input, so it is a 4xx.
+        if self._compiled is not None:
+            compiled = self._compiled
+            return self._computed(lambda: compiled.predict_proba_frame(features), probabilities)
+        if self._has_proba:
+            pipeline = self._pipeline
+            return self._computed(
+                lambda: np.asarray(pipeline.predict_proba(features), dtype=np.float64),
+                probabilities,
+            )
+        with np.errstate(over="raise", invalid="raise"):
+            try:
+                labels = [str(label) for label in self._pipeline.predict(features)]
+            except FloatingPointError as error:
+                raise self._too_large() from error
+        return Prediction(labels, None)
+
+    def _computed(
+        self, compute: Callable[[], NDArray[np.float64]], probabilities: bool
+    ) -> Prediction:
+        # Validation admits any finite number, but 1e308 * 1e308 is not one: a step that
+        # overflows (an engineered feature, a scaler, the cast to the compiled model's float32)
+        # would hand infinities on, and the estimator's own check then fails the request as if
+        # it were our fault. Overflow comes from the caller's input, so it is a 4xx.
         try:
             with np.errstate(over="raise", invalid="raise"):
-                if self._has_proba:
-                    proba = np.asarray(self._pipeline.predict_proba(features), dtype=np.float64)
-                else:
-                    labels = [str(label) for label in self._pipeline.predict(features)]
-                    return Prediction(labels, None)
+                proba = compute()
         except FloatingPointError as error:
             raise self._too_large() from error
         if not np.isfinite(proba).all():  # an overflow numpy's error state did not see
             raise self._too_large()
+        return self._labelled(proba, probabilities)
+
+    def _labelled(self, proba: NDArray[np.float64], probabilities: bool) -> Prediction:
         labels = self._class_array[np.argmax(proba, axis=1)].tolist()
         return Prediction(labels, proba if probabilities else None)
 

@@ -24,8 +24,8 @@ from pipeserve.errors import (
     ModelNotFoundError,
     ModelNotReadyError,
 )
-from pipeserve.inference.predictor import Predictor
-from pipeserve.inference.schema import InstanceValidator
+from pipeserve.inference.predictor import InferencePath, Predictor
+from pipeserve.inference.schema import MAX_STRING_LENGTH, InstanceValidator
 from pipeserve.inference.store import (
     BundleLocation,
     discover_repository,
@@ -111,7 +111,19 @@ def _failed(location: BundleLocation, message: str, fingerprint: bytes | None) -
     return ModelEntry(name, version, location.path, error=message, fingerprint=fingerprint)
 
 
-def load_entry(location: BundleLocation, previous: ModelEntry | None = None) -> ModelEntry:
+@dataclass(frozen=True)
+class LoadOptions:
+    """How bundles become served models (from settings)."""
+
+    max_string_length: int = MAX_STRING_LENGTH
+    inference_path: InferencePath = "auto"
+
+
+def load_entry(
+    location: BundleLocation,
+    previous: ModelEntry | None = None,
+    options: LoadOptions = LoadOptions(),  # frozen, so sharing it is safe
+) -> ModelEntry:
     """Load and verify the bundle at ``location``.
 
     Returns ``previous`` untouched when its bundle did not change; a failed entry when the bundle
@@ -130,7 +142,7 @@ def load_entry(location: BundleLocation, previous: ModelEntry | None = None) -> 
                 f"bundle sits in the version directory {location.version!r}",
                 path=str(location.path),
             )
-        predictor = Predictor(bundle)
+        predictor = Predictor(bundle, options.inference_path)
     except BundleError as error:
         if previous is not None and previous.ready:
             logger.error(
@@ -141,13 +153,20 @@ def load_entry(location: BundleLocation, previous: ModelEntry | None = None) -> 
             return replace(previous, reload_error=error.message)
         return _failed(location, error.message, fingerprint)
     name = location.name or manifest.name
-    logger.info("model %s version %s loaded from %s", name, manifest.version, location.path)
+    logger.info(
+        "model %s version %s loaded from %s; answers with %s (%s)",
+        name,
+        manifest.version,
+        location.path,
+        predictor.inference_path,
+        predictor.path_reason,
+    )
     return ModelEntry(
         name=name,
         version=manifest.version,
         directory=location.path,
         predictor=predictor,
-        validator=InstanceValidator(manifest),
+        validator=InstanceValidator(manifest, options.max_string_length),
         version_warnings=tuple(bundle.version_warnings),
         fingerprint=fingerprint,
     )
@@ -181,27 +200,43 @@ class ModelRegistry:
         entries: list[ModelEntry],
         locate: Callable[[], list[BundleLocation]] | None = None,
         ready_policy: ReadyPolicy = "all",
+        options: LoadOptions = LoadOptions(),
     ) -> None:
         self._models = _group(entries)
         self._locate = locate
         self._ready_policy = ready_policy
+        self._options = options
         self._reload_lock = threading.Lock()
 
     @classmethod
-    def from_directory(cls, model_dir: Path, ready_policy: ReadyPolicy = "all") -> ModelRegistry:
+    def from_directory(
+        cls,
+        model_dir: Path,
+        ready_policy: ReadyPolicy = "all",
+        options: LoadOptions = LoadOptions(),
+    ) -> ModelRegistry:
         """Load every model version of a repository (see :mod:`pipeserve.inference.store`)."""
-        return cls.from_locator(lambda: discover_repository(model_dir), ready_policy)
+        return cls.from_locator(lambda: discover_repository(model_dir), ready_policy, options)
 
     @classmethod
-    def from_paths(cls, paths: list[Path], ready_policy: ReadyPolicy = "all") -> ModelRegistry:
+    def from_paths(
+        cls,
+        paths: list[Path],
+        ready_policy: ReadyPolicy = "all",
+        options: LoadOptions = LoadOptions(),
+    ) -> ModelRegistry:
         """Load bundles listed one by one."""
-        return cls.from_locator(lambda: explicit_locations(paths), ready_policy)
+        return cls.from_locator(lambda: explicit_locations(paths), ready_policy, options)
 
     @classmethod
     def from_locator(
-        cls, locate: Callable[[], list[BundleLocation]], ready_policy: ReadyPolicy = "all"
+        cls,
+        locate: Callable[[], list[BundleLocation]],
+        ready_policy: ReadyPolicy = "all",
+        options: LoadOptions = LoadOptions(),
     ) -> ModelRegistry:
-        return cls([load_entry(location) for location in locate()], locate, ready_policy)
+        entries = [load_entry(location, options=options) for location in locate()]
+        return cls(entries, locate, ready_policy, options)
 
     def __iter__(self) -> Iterator[ModelEntry]:
         """Every model version, by name then version."""
@@ -281,7 +316,7 @@ class ModelRegistry:
             report = ReloadReport()
             for location in self._locate():
                 before = previous.pop(location.path, None)
-                entry = load_entry(location, before)
+                entry = load_entry(location, before, self._options)
                 entries.append(entry)
                 if entry.ready and before is not None and entry.predictor is before.predictor:
                     (report.kept if entry.reload_error else report.unchanged).append(entry.label)

@@ -26,7 +26,11 @@ def schema_title(name: str, suffix: str) -> str:
     return "".join(word[:1].upper() + word[1:] for word in words if word) + suffix
 
 
-def _feature_field(feature: FeatureSpec, example: Any) -> tuple[type, Any]:
+# Longest string accepted for a string feature unless configured otherwise (an address fits).
+MAX_STRING_LENGTH = 1000
+
+
+def _feature_field(feature: FeatureSpec, example: Any, max_string_length: int) -> tuple[type, Any]:
     seen = ""
     if feature.minimum is not None and feature.maximum is not None:
         seen = f" Seen in training: {feature.minimum:g} to {feature.maximum:g}."
@@ -34,16 +38,23 @@ def _feature_field(feature: FeatureSpec, example: Any) -> tuple[type, Any]:
     extra: dict[str, Any] = {}
     if feature.dtype == "float64":
         extra["allow_inf_nan"] = False
+    elif feature.dtype == "string":
+        # Text (an address) must say something, and is bounded so one field cannot be huge.
+        extra.update(min_length=1, max_length=max_string_length)
     return (
         _PYTHON_TYPES[feature.dtype],
         Field(alias=feature.name, description=description, examples=[example], **extra),
     )
 
 
-def build_instance_model(manifest: Manifest) -> type[BaseModel]:
+def build_instance_model(
+    manifest: Manifest, max_string_length: int = MAX_STRING_LENGTH
+) -> type[BaseModel]:
     """The pydantic model of one instance of ``manifest``'s input."""
     fields: dict[str, Any] = {
-        f"feature_{index}": _feature_field(feature, manifest.example.get(feature.name))
+        f"feature_{index}": _feature_field(
+            feature, manifest.example.get(feature.name), max_string_length
+        )
         for index, feature in enumerate(manifest.features)
     }
     model: type[BaseModel] = create_model(
@@ -67,20 +78,33 @@ def format_location(location: Sequence[int | str]) -> str:
     return text or "(body)"
 
 
+_FIXED_MESSAGES = {
+    "missing": "is required",
+    "string_too_short": "must not be empty",
+    "finite_number": "must be a finite number (NaN and Infinity are not allowed)",
+}
+_SHAPE_MESSAGES = {
+    "list_type": "must be an array",
+    "model_type": "must be an object of named features",
+    "dict_type": "must be an object",
+}
+_LIMIT_MESSAGES = {"string_too_long": "is too long: at most {max_length} characters"}
+
+
 def _message(error: ErrorDetails, feature_types: Mapping[str, str]) -> str:
     field = error["loc"][-1] if error["loc"] else None
-    if error["type"] == "missing":
-        return "is required"
-    if error["type"] == "extra_forbidden":
+    kind = error["type"]
+    got = _json_type_name(type(error["input"]).__name__)
+    if kind in _FIXED_MESSAGES:
+        return _FIXED_MESSAGES[kind]
+    if kind in _LIMIT_MESSAGES:
+        return _LIMIT_MESSAGES[kind].format(**error.get("ctx", {}))
+    if kind in _SHAPE_MESSAGES:
+        return f"{_SHAPE_MESSAGES[kind]}, got {got}"
+    if kind == "extra_forbidden":
         known = ", ".join(feature_types)
         return f"is not a feature of this model (expected only: {known})"
-    if error["type"] == "model_type":
-        got = _json_type_name(type(error["input"]).__name__)
-        return f"must be an object of named features, got {got}"
-    if error["type"] == "finite_number":
-        return "must be a finite number (NaN and Infinity are not allowed)"
     if isinstance(field, str) and field in feature_types:
-        got = _json_type_name(type(error["input"]).__name__)
         return f"must be a {_JSON_NAMES[feature_types[field]]}, got {got}"
     return str(error["msg"])
 
@@ -117,9 +141,10 @@ def describe_errors(
 class InstanceValidator:
     """Validate rows against one bundle's input schema."""
 
-    def __init__(self, manifest: Manifest) -> None:
+    def __init__(self, manifest: Manifest, max_string_length: int = MAX_STRING_LENGTH) -> None:
         self.manifest = manifest
-        self.model = build_instance_model(manifest)
+        self.max_string_length = max_string_length
+        self.model = build_instance_model(manifest, max_string_length)
 
     def validate_row(self, row: Any, location: Sequence[int | str] = ()) -> dict[str, Any]:
         """Return the row as ``{feature: value}`` or raise :class:`InvalidInputError`."""

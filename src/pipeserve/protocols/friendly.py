@@ -15,16 +15,17 @@ Pure: bytes in, plain data out; no Flask.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from pipeserve.bundle.manifest import FeatureSpec, Lineage, Manifest
-from pipeserve.errors import InvalidInputError, MalformedRequestError
+from pipeserve.bundle.manifest import FastPath, FeatureSpec, Lineage, Manifest
+from pipeserve.errors import InvalidInputError
 from pipeserve.inference.predictor import Prediction
 from pipeserve.inference.registry import ModelEntry, ServedModel
 from pipeserve.inference.schema import describe_errors, schema_title, summarize_errors
+from pipeserve.protocols.jsonbody import parse_json
 
 
 @dataclass(frozen=True)
@@ -71,12 +72,8 @@ class FriendlyCodec:
         :class:`InvalidInputError` naming every offending field otherwise.
         """
         try:
-            request = self.request_model.model_validate_json(body)
+            request = self.request_model.model_validate(parse_json(body))
         except ValidationError as error:
-            if any(e["type"] == "json_invalid" for e in error.errors()):
-                raise MalformedRequestError(
-                    f"the request body is not valid JSON: {error.errors()[0]['msg']}"
-                ) from error
             errors = describe_errors(error, self.manifest)
             for item in errors:
                 if item["field"] == "instances" and "at most" in item["message"]:
@@ -171,6 +168,17 @@ class ModelMetadata(ModelSummary):
     warnings: list[str] = Field(
         default_factory=list, description="Library versions that differ from training."
     )
+    inference_path: Literal["onnx", "sklearn"] | None = Field(
+        default=None,
+        description="What answers: the compiled ONNX form (verified against scikit-learn when "
+        "the bundle was built) or the scikit-learn pipeline.",
+    )
+    inference_path_reason: str | None = Field(
+        default=None, description="Why that path: the check's result, or why there is none."
+    )
+    fast_path: FastPath | None = Field(
+        default=None, description="The bundle's record of its compiled form and its check."
+    )
 
 
 def _version_summary(entry: ModelEntry) -> dict[str, Any]:
@@ -212,5 +220,11 @@ def describe(model: ServedModel, entry: ModelEntry) -> dict[str, Any]:
         created_at=manifest.created_at.isoformat(),
         library_versions=manifest.library_versions,
         warnings=list(entry.version_warnings),
+        fast_path=manifest.fast_path.model_dump(mode="json") if manifest.fast_path else None,
     )
+    if entry.predictor is not None:
+        document.update(
+            inference_path=entry.predictor.inference_path,
+            inference_path_reason=entry.predictor.path_reason,
+        )
     return document

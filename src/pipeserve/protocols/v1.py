@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeserve.errors import InvalidInputError, MalformedRequestError
+from pipeserve.errors import InvalidInputError
 from pipeserve.inference.predictor import Prediction
 from pipeserve.inference.registry import ModelEntry
 from pipeserve.inference.schema import InstanceValidator
+from pipeserve.protocols.jsonbody import parse_json
 
 _PARAMETERS = {"probabilities"}
 
@@ -46,10 +46,7 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     """Parse a body that must be one JSON object; raises :class:`MalformedRequestError` for
     anything that is not JSON (NaN and Infinity literals included) and :class:`InvalidInputError`
     for JSON that is not an object."""
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise MalformedRequestError(f"the request body is not valid JSON: {error}") from error
+    document = parse_json(body)
     if not isinstance(document, dict):
         raise _invalid("(body)", "must be a JSON object")
     return document

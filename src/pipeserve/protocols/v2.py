@@ -32,7 +32,8 @@ from pipeserve.bundle.manifest import Manifest
 from pipeserve.errors import InvalidInputError, MalformedRequestError
 from pipeserve.inference.predictor import Prediction
 from pipeserve.inference.registry import ModelEntry, ServedModel
-from pipeserve.inference.schema import format_location
+from pipeserve.inference.schema import MAX_STRING_LENGTH, format_location
+from pipeserve.protocols.jsonbody import parse_json
 
 PROTOCOL_VERSION = "2"
 PREDICT_OUTPUT = "predict"
@@ -214,12 +215,18 @@ def _numbers(values: list[Any], tensor: RequestInput) -> NDArray[Any]:
     return np.asarray(values, dtype=np.float64)
 
 
-def _strings(values: list[Any], tensor: RequestInput) -> list[str]:
+def _strings(values: list[Any], tensor: RequestInput, max_length: int) -> list[str]:
     for index, value in enumerate(values):
         if not isinstance(value, str):
             raise _invalid(
                 f"input {tensor.name!r} is BYTES, so its data must be strings; element {index} "
                 f"is {_json_kind(value)}",
+                f"inputs.{tensor.name}.data[{index}]",
+            )
+        if len(value) > max_length:
+            raise _invalid(
+                f"input {tensor.name!r} element {index} is too long: at most {max_length} "
+                "characters (PIPESERVE_MAX_STRING_LENGTH)",
                 f"inputs.{tensor.name}.data[{index}]",
             )
     return values
@@ -284,6 +291,9 @@ class V2Codec:
         self.features = {feature.name: feature.dtype for feature in entry.manifest.features}
         self.has_probabilities = entry.predictor.has_probabilities
         self.max_instances = max_instances
+        self.max_string_length = (
+            entry.validator.max_string_length if entry.validator else MAX_STRING_LENGTH
+        )
 
     @property
     def output_names(self) -> tuple[str, ...]:
@@ -311,14 +321,11 @@ class V2Codec:
 
     @staticmethod
     def _envelope(header: bytes) -> InferenceRequest:
+        document = parse_json(header)
         try:
-            return InferenceRequest.model_validate_json(header)
+            return InferenceRequest.model_validate(document)
         except ValidationError as error:
             problems = error.errors(include_url=False)
-            if any(problem["type"] == "json_invalid" for problem in problems):
-                raise MalformedRequestError(
-                    f"the request body is not valid JSON: {problems[0]['msg']}"
-                ) from error
             details = [
                 {"field": format_location(problem["loc"]), "message": problem["msg"]}
                 for problem in problems
@@ -429,7 +436,7 @@ class V2Codec:
                         f"not {tensor.datatype}",
                         f"{field}.datatype",
                     )
-                columns[tensor.name] = _strings(flat, tensor)
+                columns[tensor.name] = _strings(flat, tensor, self.max_string_length)
             else:
                 if tensor.datatype not in _NUMERIC_TYPES:
                     raise _invalid(

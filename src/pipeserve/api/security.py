@@ -1,0 +1,51 @@
+"""Response headers that browsers and proxies act on, and CORS only when configured.
+
+The API answers JSON to programs, so its responses forbid everything a browser could do with
+them (no framing, no sniffing, no caching of customer data). The Swagger UI page needs its own
+scripts and styles, and gets a policy that allows exactly those from this server.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, request
+
+from pipeserve.settings import Settings
+
+_API_POLICY = "default-src 'none'; frame-ancestors 'none'"
+# Swagger UI's page runs an inline initialiser and loads its bundle from /docs/assets.
+_DOCS_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; frame-ancestors 'none'"
+)
+_CORS_METHODS = "GET, POST, OPTIONS"
+_CORS_HEADERS = "Authorization, Content-Type, X-Request-ID, Inference-Header-Content-Length"
+_CORS_EXPOSED = "X-Request-ID, X-Model-Version"
+
+
+def install_security_headers(app: Flask, settings: Settings) -> None:
+    """Add the security headers (and CORS headers for configured origins) to every response."""
+    origins = frozenset(settings.cors_origins)
+
+    def secure(response: Response) -> Response:
+        headers = response.headers
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "no-referrer")
+        docs = request.path == "/docs" or request.path.startswith("/docs/")
+        headers.setdefault("Content-Security-Policy", _DOCS_POLICY if docs else _API_POLICY)
+        if not request.path.startswith("/docs/assets"):
+            headers.setdefault("Cache-Control", "no-store")
+        if request.is_secure:  # behind a TLS-terminating router (X-Forwarded-Proto: https)
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        origin = request.headers.get("Origin")
+        if origin and ("*" in origins or origin in origins):
+            headers["Access-Control-Allow-Origin"] = origin
+            headers["Access-Control-Expose-Headers"] = _CORS_EXPOSED
+            headers.add("Vary", "Origin")
+            if request.method == "OPTIONS":
+                headers["Access-Control-Allow-Methods"] = _CORS_METHODS
+                headers["Access-Control-Allow-Headers"] = _CORS_HEADERS
+                headers["Access-Control-Max-Age"] = "600"
+        return response
+
+    app.after_request(secure)

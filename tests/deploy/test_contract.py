@@ -1,0 +1,95 @@
+"""The contract between the manifests and the app: run the server exactly as the Deployment does
+(its command and args, the ConfigMap's environment) and ask every probe the way the kubelet would
+(path, named port, timeout, within the startup budget); then stop it as Kubernetes does (SIGTERM)
+and expect a clean exit within the grace period. A renamed route, a changed port, a wrong
+command or a setting the app rejects fails here before it fails in a cluster."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.deploy.conftest import Manifest, config_env, container, find
+from tests.integration.conftest import free_port, venv_environment
+
+pytestmark = pytest.mark.integration
+
+PROBES = ("startupProbe", "livenessProbe", "readinessProbe")
+
+
+def test_the_app_answers_every_probe_as_the_pod_runs_it(
+    kubernetes_manifests: list[Manifest],
+    model_dir: Path,
+    tmp_path: Path,
+) -> None:
+    deployment = find(kubernetes_manifests, "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    server = container(deployment)
+    env = config_env(kubernetes_manifests, deployment)
+    named_ports = {p["name"]: p["containerPort"] for p in server["ports"]}
+    # Only what a test machine must change: loopback instead of the pod's address, a free port
+    # instead of 8080, and the test's bundle instead of the image's /srv/models.
+    assert int(env["PIPESERVE_PORT"]) in named_ports.values()
+    port = free_port()
+    local = {"PIPESERVE_HOST": "127.0.0.1", "PIPESERVE_PORT": str(port)}
+    local["PIPESERVE_MODEL_DIR"] = str(model_dir)
+    to_local = {int(env["PIPESERVE_PORT"]): port}
+
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # the container's argv, no shell
+            [*server["command"], *server["args"]],
+            env={**venv_environment(), **env, **local},
+            cwd=tmp_path,
+            stdout=log,
+            stderr=log,
+        )
+        try:
+            startup = server["startupProbe"]
+            budget = startup.get("initialDelaySeconds", 0) + (
+                startup["periodSeconds"] * startup["failureThreshold"]
+            )
+            started = _first_success(process, port, startup, budget)
+            assert started < budget, f"started in {started:.1f} s, budget {budget} s"
+
+            for name in PROBES:
+                action = server[name]["httpGet"]
+                target = to_local[named_ports[action["port"]]]
+                response = requests.get(
+                    f"http://127.0.0.1:{target}{action['path']}",
+                    timeout=server[name]["timeoutSeconds"],
+                )
+                assert response.status_code == 200, f"{name}: {response.status_code}"
+        finally:
+            process.send_signal(signal.SIGTERM)
+            pre_stop = int(server["lifecycle"]["preStop"]["exec"]["command"][1])
+            try:
+                # The kubelet sends SIGKILL this long after SIGTERM (the preStop time is spent).
+                process.wait(timeout=pod["terminationGracePeriodSeconds"] - pre_stop)
+            finally:
+                if process.poll() is None:
+                    process.kill()
+    assert process.returncode == 0, log_path.read_text(encoding="utf-8")
+    assert "Traceback" not in log_path.read_text(encoding="utf-8")
+
+
+def _first_success(
+    process: subprocess.Popen[bytes], port: int, probe: Manifest, budget: float
+) -> float:
+    """Seconds until the probe first answers 200; fail if the process dies or the budget ends."""
+    start = time.monotonic()
+    url = f"http://127.0.0.1:{port}{probe['httpGet']['path']}"
+    while (elapsed := time.monotonic() - start) < budget:
+        assert process.poll() is None, f"the server exited with {process.returncode}"
+        try:
+            if requests.get(url, timeout=probe["timeoutSeconds"]).status_code == 200:
+                return elapsed
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer within the startup budget of {budget} s")

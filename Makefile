@@ -150,3 +150,8 @@ BENCH_ARGS ?=
 .PHONY: bench
 bench: models $(VENV)/.bench ## load-test pipeserve against plain Flask on 127.0.0.1 with wrk (~8 min)
 	$(BIN)/python -m benchmarks.bench $(BENCH_ARGS)
+
+SOAK_SECONDS ?= 600
+.PHONY: soak
+soak: models ## real server, 64 clients for SOAK_SECONDS (600): errors, latency, worker RSS (not part of test)
+	$(BIN)/python benchmarks/soak.py --seconds $(SOAK_SECONDS) $(SOAK_ARGS)

@@ -65,6 +65,46 @@ def test_errors_are_kserve_style_with_the_status_that_fits(multi_client: FlaskCl
     assert "PIPESERVE_MAX_BODY_BYTES" in too_large.get_json()["error"]
 
 
+def test_numbers_too_large_to_compute_with_are_a_400(multi_model_dir: Path) -> None:
+    settings = Settings(model_dir=multi_model_dir, log_level="WARNING", inference_path="sklearn")
+    response = (
+        create_app(settings)
+        .test_client()
+        .post("/v1/models/iris:predict", json={"instances": [[5.1, 3.5, 1e308, -1e308]]})
+    )
+
+    assert response.status_code == 400
+    assert "too large" in response.get_json()["error"]
+
+
+def test_the_predict_route_allows_only_post(multi_client: FlaskClient) -> None:
+    """Found by schemathesis: ``/v1/models/<name>`` also matched ``iris:predict`` (a model name
+    cannot hold a colon), so GET was advertised in ``Allow`` and answered 404 instead of 405."""
+    get = multi_client.get("/v1/models/iris:predict")
+    options = multi_client.options("/v1/models/iris:predict")
+
+    assert get.status_code == 405
+    assert get.get_json() == {
+        "error": "This route does not accept that method; see /docs for the API."
+    }
+    assert set(get.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}
+    assert set(options.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}
+    assert multi_client.get("/v1/models/iris").get_json() == {"name": "iris", "ready": True}
+
+
+def test_routing_errors_under_the_protocol_prefixes_are_protocol_errors(
+    multi_client: FlaskClient,
+) -> None:
+    """A path no route matches under /v1 or /v2 answers in the format documented for them."""
+    for path in ("/v1/models/a:b", "/v1/nothing", "/v2/models/iris/nothing"):
+        response = multi_client.get(path)
+
+        assert response.status_code == 404, path
+        assert response.mimetype == "application/json", path
+        assert response.get_json() == {"error": "No such route; see /docs for the API."}
+    assert multi_client.get("/api/v1/nothing").mimetype == "application/problem+json"
+
+
 def test_a_string_longer_than_the_limit_is_refused(multi_model_dir: Path) -> None:
     settings = Settings(model_dir=multi_model_dir, log_level="WARNING", max_string_length=5)
     client = create_app(settings).test_client()

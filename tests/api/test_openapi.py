@@ -3,6 +3,7 @@ served without internet access."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -31,7 +32,7 @@ def test_is_a_valid_openapi_31_document(spec: dict[str, Any]) -> None:
 def test_documents_every_route(spec: dict[str, Any], app: APIFlask) -> None:
     documented = set(spec["paths"])
     served = {
-        rule.rule.replace("<", "{").replace(">", "}")
+        re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)  # <model_name:name> -> {name}
         for rule in app.url_map.iter_rules()
         if not rule.rule.startswith(("/docs", "/openapi", "/static"))
     }

@@ -223,6 +223,28 @@ def test_every_estimator_of_params_yaml_trains_and_serves(
     assert client.get("/api/v1/models/iris").get_json()["estimator"] == estimator
 
 
+@pytest.mark.parametrize("huge", [1.7976931348623157e308, 1e200, -1e160])
+def test_finite_numbers_too_large_to_compute_with_are_422_not_500(
+    model_dir: Path, huge: float
+) -> None:
+    """Found by schemathesis: on the scikit-learn path the product feature and the scaler
+    overflowed to infinity, and the estimator's own finiteness check then failed the request
+    with a 500. (The compiled path computes such inputs to finite numbers; it must not 500.)"""
+    instance = {**SETOSA, "petal_length": huge, "petal_width": huge}
+    sklearn, compiled = (
+        create_app(Settings(model_dir=model_dir, log_level="WARNING", inference_path=path))
+        for path in ("sklearn", "auto")
+    )
+
+    body = _problem(sklearn.test_client().post(URL, json={"instances": [SETOSA, instance]}), 422)
+    answer = compiled.test_client().post(URL, json={"instances": [SETOSA, instance]})
+
+    assert body["code"] == "invalid_input"
+    assert "too large" in body["detail"]
+    assert "petal_length" in body["detail"]  # the training ranges are named
+    assert answer.status_code < 500
+
+
 def test_batching_gives_the_same_answers(settings: Settings) -> None:
     plain = create_app(settings).test_client()
     batched = create_app(settings.model_copy(update={"batching": True})).test_client()

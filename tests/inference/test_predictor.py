@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pipeserve.bundle.io import load_bundle
-from pipeserve.errors import BundleError
+from pipeserve.errors import BundleError, InvalidInputError
 from pipeserve.inference.predictor import Predictor
 from tests.conftest import FEATURES, iris_frame
 
@@ -74,3 +74,13 @@ def test_a_manifest_that_disagrees_with_the_pipeline_is_refused(bundle_dir: Path
         Predictor(replace(bundle, manifest=wrong_classes))
     with pytest.raises(BundleError, match="fitted on features"):
         Predictor(replace(bundle, manifest=wrong_features))
+
+
+def test_values_that_overflow_the_pipeline_are_invalid_input(bundle_dir: Path) -> None:
+    predictor = Predictor(load_bundle(bundle_dir), path="sklearn")
+    huge = dict.fromkeys(FEATURES, 1e300)
+
+    with pytest.raises(InvalidInputError, match="too large") as raised:
+        predictor.predict_rows([huge], probabilities=False)
+
+    assert raised.value.details["errors"][0]["field"] == "instances"

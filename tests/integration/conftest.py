@@ -58,11 +58,9 @@ class ServerProcess:
     pid: int
 
 
-@contextmanager
-def running_server(log_path: Path, **settings: str) -> Iterator[ServerProcess]:
-    """Run `pipeserve serve` (Gunicorn) on a free loopback port with ``PIPESERVE_<KEY>``
-    settings; yield its URL and (master) pid once ready; stop it with SIGTERM and check it
-    exited cleanly."""
+def start_server(log: Path, **settings: str) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `pipeserve serve` (which becomes the Gunicorn master) on a free loopback port with
+    ``PIPESERVE_<KEY>`` settings, its output going to ``log``; return it and its base URL."""
     port = free_port()
     env = {
         **venv_environment(),
@@ -70,18 +68,42 @@ def running_server(log_path: Path, **settings: str) -> Iterator[ServerProcess]:
         "PIPESERVE_WORKERS": "2",
         **{f"PIPESERVE_{key.upper()}": value for key, value in settings.items()},
     }
-    base = f"http://127.0.0.1:{port}"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(["pipeserve", "serve"], env=env, stdout=log, stderr=log)
-        try:
-            wait_ready(base, process)
-            yield ServerProcess(base, process.pid)
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            finally:
-                if process.poll() is None:
-                    process.kill()
-                    process.wait()
-    assert process.returncode == 0, log_path.read_text()
+    with log.open("wb") as out:
+        process = subprocess.Popen(["pipeserve", "serve"], env=env, stdout=out, stderr=out)
+    return process, f"http://127.0.0.1:{port}"
+
+
+def stop_server(process: subprocess.Popen[bytes], timeout: float = 30) -> int:
+    """SIGTERM the server this test started (if still running), wait, and return its exit
+    status; SIGKILL it if it did not stop within ``timeout``."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
+def worker_pids(master: int) -> set[int]:
+    """The Gunicorn master's child processes: its workers."""
+    children: set[int] = set()
+    for task in Path(f"/proc/{master}/task").iterdir():
+        children.update(int(pid) for pid in (task / "children").read_text().split())
+    return children
+
+
+@contextmanager
+def running_server(log_path: Path, **settings: str) -> Iterator[ServerProcess]:
+    """Run `pipeserve serve` (Gunicorn) on a free loopback port with ``PIPESERVE_<KEY>``
+    settings; yield its URL and (master) pid once ready; stop it with SIGTERM and check it
+    exited cleanly."""
+    process, base = start_server(log_path, **settings)
+    try:
+        wait_ready(base, process)
+        yield ServerProcess(base, process.pid)
+    finally:
+        returncode = stop_server(process)
+    assert returncode == 0, log_path.read_text()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from apiflask import APIBlueprint
 from flask import Response
+from flask.blueprints import BlueprintSetupState
+from werkzeug.routing import BaseConverter
 
 from pipeserve.api.context import codec, dataplane, json_body, json_response, version_header
 from pipeserve.api.problems import register_standard_protocol_handlers
@@ -17,6 +19,23 @@ from pipeserve.protocols.v1 import (
 
 kserve_v1 = APIBlueprint("kserve_v1", __name__, tag="KServe V1", url_prefix="/v1")
 register_standard_protocol_handlers(kserve_v1)
+
+
+class ModelNameConverter(BaseConverter):
+    """A model name in a URL: no slash and no colon (bundle names cannot hold one). Without it
+    ``/v1/models/<name>`` would also match ``iris:predict``, and GET on the predict route would
+    be a 404 for a model named "iris:predict" instead of a 405."""
+
+    regex = "[^/:]+"
+
+
+def _add_converter(state: BlueprintSetupState) -> None:
+    state.app.url_map.converters.setdefault("model_name", ModelNameConverter)
+
+
+# Before the routes: a rule's converters are resolved when the blueprint registers it.
+kserve_v1.record_once(_add_converter)
+
 
 _ERRORS = {
     400: "Malformed JSON, or instances that do not fit the model.",
@@ -34,7 +53,7 @@ def list_models() -> Response:
     return json_response({"models": [model.name for model in dataplane().models()]})
 
 
-@kserve_v1.get("/models/<name>")
+@kserve_v1.get("/models/<model_name:name>")
 @kserve_v1.output(V1ModelStatus)
 @kserve_v1.doc(summary="Model status", responses={404: "No model of that name."})
 def model_status(name: str) -> Response:
@@ -42,7 +61,7 @@ def model_status(name: str) -> Response:
     return json_response({"name": model.name, "ready": model.ready})
 
 
-@kserve_v1.post("/models/<name>:predict")
+@kserve_v1.post("/models/<model_name:name>:predict")
 @kserve_v1.output(V1PredictResponse)
 @kserve_v1.doc(
     summary="Predict (KServe V1)",

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from pipeserve.api.problems import PROBLEM_MEDIA_TYPE, PROBLEM_SCHEMA
+from pipeserve.api.problems import PROBLEM_MEDIA_TYPE, PROBLEM_SCHEMA, is_standard_protocol_path
 from pipeserve.inference.dataplane import DataPlane
 from pipeserve.protocols.friendly import FriendlyCodec
 from pipeserve.protocols.v1 import V1PredictRequest
@@ -36,7 +36,6 @@ def spec_processor(
         if isinstance(spec, str):  # only with SPEC_FORMAT=yaml, which we never set
             return spec
         schemas = spec.setdefault("components", {}).setdefault("schemas", {})
-        _repair_paths(spec)
         schemas["Problem"] = PROBLEM_SCHEMA
         schemas["StandardError"] = STANDARD_ERROR_SCHEMA
         _document_security(spec, tokens_required)
@@ -73,18 +72,6 @@ def _document_security(spec: dict[str, Any], tokens_required: bool) -> None:
                 responses.setdefault("403", {"description": "A token of the model routes."})
 
 
-# The Flask-rule-to-OpenAPI converter mangles a variable followed by a colon suffix (KServe's
-# ``<name>:predict`` style); the route table test catches any other path it gets wrong.
-_MANGLED_PATHS = {"/v1/models/{predict": "/v1/models/{name}:predict"}
-
-
-def _repair_paths(spec: dict[str, Any]) -> None:
-    paths = spec.get("paths", {})
-    for mangled, correct in _MANGLED_PATHS.items():
-        if mangled in paths:
-            paths[correct] = paths.pop(mangled)
-
-
 # Request bodies the codecs read themselves (a framework parser would accept NaN literals and
 # answer malformed JSON in its own words), documented here.
 _STANDARD_BODIES: dict[str, type[BaseModel]] = {
@@ -112,7 +99,6 @@ def _document_standard_bodies(spec: dict[str, Any], schemas: dict[str, Any]) -> 
 
 
 # Routes of the standard protocols answer errors as those protocols do, not as problems.
-STANDARD_PROTOCOL_PREFIXES = ("/v1/", "/v2")
 STANDARD_ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "An error of the KServe V1 / Open Inference Protocol routes.",
@@ -125,7 +111,7 @@ def _document_problems(spec: dict[str, Any]) -> None:
     problem = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": REF.format(model="Problem")}}}
     standard = {"application/json": {"schema": {"$ref": REF.format(model="StandardError")}}}
     for path, operations in spec.get("paths", {}).items():
-        content = standard if path.startswith(STANDARD_PROTOCOL_PREFIXES) else problem
+        content = standard if is_standard_protocol_path(path) else problem
         for operation in operations.values():
             for status, response in operation.get("responses", {}).items():
                 if str(status)[0] in "45":

@@ -12,7 +12,7 @@ from http import HTTPStatus
 from typing import Any
 
 import orjson
-from flask import Blueprint, Flask, Response, g
+from flask import Blueprint, Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from pipeserve import errors
@@ -157,6 +157,23 @@ def _standard_http_error(error: HTTPException) -> Response:
     return converted
 
 
+# Paths of the standard protocols' routes (KServe V1, Open Inference Protocol V2).
+STANDARD_PROTOCOL_PREFIXES = ("/v1/", "/v2/")
+
+
+def is_standard_protocol_path(path: str) -> bool:
+    """Whether ``path`` belongs to the standard protocols, whose errors are ``{"error"}``."""
+    return path == "/v2" or path.startswith(STANDARD_PROTOCOL_PREFIXES)
+
+
+def _routing_aware_http_error(error: HTTPException) -> Response:
+    # A path that no route matches (404) or a method no route takes (405) never reaches a
+    # blueprint's handlers; answer it in the format the OpenAPI document gives for the path.
+    if is_standard_protocol_path(request.path):
+        return _standard_http_error(error)
+    return _http_error(error)
+
+
 def register_standard_protocol_handlers(blueprint: Blueprint) -> None:
     """Render errors in ``blueprint``'s views as the standard protocols do (``{"error"}``);
     statuses still come from :data:`STATUS_BY_ERROR`."""
@@ -167,7 +184,7 @@ def register_standard_protocol_handlers(blueprint: Blueprint) -> None:
 def register_problem_handlers(app: Flask) -> None:
     """Render every error raised while handling a request as a problem document."""
     app.register_error_handler(errors.PipeserveError, _pipeserve_error)
-    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(HTTPException, _routing_aware_http_error)
     app.register_error_handler(Exception, _unexpected)
 
 

@@ -12,12 +12,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pipeserve.bundle.io import LoadedBundle
+from pipeserve.bundle.manifest import Manifest
+from pipeserve.errors import BundleError, InvalidInputError
+from pipeserve.inference.compiled import CompiledPipeline
 
 if TYPE_CHECKING:
     import pandas as pd
-from pipeserve.bundle.manifest import Manifest
-from pipeserve.errors import BundleError
-from pipeserve.inference.compiled import CompiledPipeline
 
 InferencePath = Literal["auto", "onnx", "sklearn"]
 
@@ -140,11 +140,12 @@ class Predictor:
     ) -> Prediction:
         """Predict for rows given as mappings from feature name to (already validated) value."""
         if self._matrix_model is not None:
+            model = self._matrix_model
             # itemgetter and fromiter keep the per-row work in C (4x a nested comprehension).
             values = chain.from_iterable(map(self._row_values, rows))
             count = len(rows) * len(self.feature_names)
             matrix = np.fromiter(values, dtype=np.float64, count=count).reshape(len(rows), -1)
-            return self._labelled(self._matrix_model.predict_proba_matrix(matrix), probabilities)
+            return self._computed(lambda: model.predict_proba_matrix(matrix), probabilities)
         columns = {name: [row[name] for row in rows] for name in self.feature_names}
         return self.predict_columns(columns, probabilities=probabilities)
 
@@ -153,8 +154,9 @@ class Predictor:
     ) -> Prediction:
         """Predict for (already validated) columns of equal length, one per feature."""
         if self._matrix_model is not None:
+            model = self._matrix_model
             matrix = np.column_stack([columns[name] for name in self.feature_names])
-            return self._labelled(self._matrix_model.predict_proba_matrix(matrix), probabilities)
+            return self._computed(lambda: model.predict_proba_matrix(matrix), probabilities)
         import pandas as pd  # noqa: PLC0415  # 90 MB a worker on the compiled path never needs
 
         frame = pd.DataFrame(
@@ -166,19 +168,60 @@ class Predictor:
         return self.predict_frame(frame, probabilities=probabilities)
 
     def predict_frame(self, frame: pd.DataFrame, *, probabilities: bool = True) -> Prediction:
-        """Predict for a frame holding (at least) the bundle's feature columns."""
+        """Predict for a frame holding (at least) the bundle's feature columns.
+
+        Raises :class:`InvalidInputError` when finite inputs are too large for the pipeline's
+        arithmetic (an engineered feature or a scaling step overflows).
+        """
         features = frame[self.feature_names]
         if self._compiled is not None:
-            return self._labelled(self._compiled.predict_proba_frame(features), probabilities)
+            compiled = self._compiled
+            return self._computed(lambda: compiled.predict_proba_frame(features), probabilities)
         if self._has_proba:
-            proba = np.asarray(self._pipeline.predict_proba(features), dtype=np.float64)
-            return self._labelled(proba, probabilities)
-        labels = [str(label) for label in self._pipeline.predict(features)]
+            pipeline = self._pipeline
+            return self._computed(
+                lambda: np.asarray(pipeline.predict_proba(features), dtype=np.float64),
+                probabilities,
+            )
+        with np.errstate(over="raise", invalid="raise"):
+            try:
+                labels = [str(label) for label in self._pipeline.predict(features)]
+            except FloatingPointError as error:
+                raise self._too_large() from error
         return Prediction(labels, None)
+
+    def _computed(
+        self, compute: Callable[[], NDArray[np.float64]], probabilities: bool
+    ) -> Prediction:
+        # Validation admits any finite number, but 1e308 * 1e308 is not one: a step that
+        # overflows (an engineered feature, a scaler, the cast to the compiled model's float32)
+        # would hand infinities on, and the estimator's own check then fails the request as if
+        # it were our fault. Overflow comes from the caller's input, so it is a 4xx.
+        try:
+            with np.errstate(over="raise", invalid="raise"):
+                proba = compute()
+        except FloatingPointError as error:
+            raise self._too_large() from error
+        if not np.isfinite(proba).all():  # an overflow numpy's error state did not see
+            raise self._too_large()
+        return self._labelled(proba, probabilities)
 
     def _labelled(self, proba: NDArray[np.float64], probabilities: bool) -> Prediction:
         labels = self._class_array[np.argmax(proba, axis=1)].tolist()
         return Prediction(labels, proba if probabilities else None)
+
+    def _too_large(self) -> InvalidInputError:
+        seen = ", ".join(
+            f"{f.name} {f.minimum:g} to {f.maximum:g}"
+            for f in self.manifest.features
+            if f.minimum is not None and f.maximum is not None
+        )
+        message = (
+            "the instances hold numbers too large for this model to compute with (its pipeline "
+            "overflowed); send values in the units it was trained on"
+            + (f" (training data: {seen})" if seen else "")
+        )
+        return InvalidInputError(message, errors=[{"field": "instances", "message": message}])
 
 
 def _tuple_getter(names: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:

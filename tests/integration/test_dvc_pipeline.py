@@ -122,8 +122,12 @@ def test_an_experiment_with_another_estimator_shows_in_diffs(built: Path) -> Non
     params = run(["dvc", "params", "diff"], built, env)
     metrics = json.loads(run(["dvc", "metrics", "diff", "--json"], built, env))
 
+    changed = metrics["metrics/iris.json"]
     assert "decision_tree" in params
-    assert "accuracy" in metrics["metrics/iris.json"]
+    # Which scores differ depends on the data (both models score 0.911 accuracy on iris's test
+    # split); some must, and each shows old and new.
+    assert changed
+    assert all({"old", "new"} <= set(diff) for diff in changed.values())
     assert load_bundle(built / "models" / "iris").manifest.estimator == "decision_tree"
 
 

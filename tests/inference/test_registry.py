@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from pipeserve.errors import ConfigurationError, ModelNotFoundError, ModelNotReadyError
+from pipeserve.errors import (
+    ConfigurationError,
+    GeocoderUnavailableError,
+    ModelNotFoundError,
+    ModelNotReadyError,
+)
+from pipeserve.inference.predictor import Predictor
 from pipeserve.inference.registry import ModelRegistry
 from pipeserve.inference.reloader import RepositoryWatcher
 from tests.conftest import copy_bundle
@@ -177,3 +183,28 @@ def test_the_watcher_picks_up_a_new_version_by_itself(
 def test_the_watcher_needs_a_positive_interval(model_dir: Path) -> None:
     with pytest.raises(ValueError, match="positive"):
         RepositoryWatcher(ModelRegistry.from_directory(model_dir), interval=0)
+
+
+def test_a_model_that_cannot_work_here_is_not_ready_with_the_reason(
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def needs_a_url(self: Predictor, rows: object, **_: object) -> None:
+        raise ConfigurationError("this model geocodes with Nominatim: set PIPESERVE_GEOCODER_URL")
+
+    monkeypatch.setattr(Predictor, "predict_rows", needs_a_url)
+
+    entry = ModelRegistry.from_directory(model_dir).entry("iris")
+
+    assert not entry.ready
+    assert "PIPESERVE_GEOCODER_URL" in (entry.error or "")
+
+
+def test_a_passing_failure_in_the_warm_up_does_not_stop_the_model(
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def service_down(self: Predictor, rows: object, **_: object) -> None:
+        raise GeocoderUnavailableError("the geocoding service did not answer")
+
+    monkeypatch.setattr(Predictor, "predict_rows", service_down)
+
+    assert ModelRegistry.from_directory(model_dir).entry("iris").ready

@@ -23,6 +23,7 @@ from pipeserve.errors import (
     ConfigurationError,
     ModelNotFoundError,
     ModelNotReadyError,
+    PipeserveError,
 )
 from pipeserve.inference.predictor import InferencePath, Predictor
 from pipeserve.inference.schema import MAX_STRING_LENGTH, InstanceValidator
@@ -131,6 +132,23 @@ def _needs_pipeline(location: BundleLocation, options: LoadOptions) -> bool:
     return not (fast is not None and fast.verified and fast.head_steps == 0)
 
 
+def _warm_up(predictor: Predictor) -> None:
+    """Predict the bundle's own example row once before serving.
+
+    The first call pays one-off costs (onnxruntime's first run, lazy set-up in the pipeline),
+    which should not land on a client; and a model that cannot work here (a geocoder that needs
+    PIPESERVE_GEOCODER_URL, say) raises :class:`ConfigurationError`, making it not ready with
+    that message instead of failing every request with a 500. Other failures (an external service
+    down for a moment) are only logged: they are not this model's fault and may pass.
+    """
+    try:
+        predictor.predict_rows([predictor.manifest.example])
+    except ConfigurationError:
+        raise
+    except PipeserveError as error:
+        logger.warning("model %s: the warm-up prediction failed: %s", predictor.name, error)
+
+
 def load_entry(
     location: BundleLocation,
     previous: ModelEntry | None = None,
@@ -155,7 +173,8 @@ def load_entry(
                 path=str(location.path),
             )
         predictor = Predictor(bundle, options.inference_path)
-    except BundleError as error:
+        _warm_up(predictor)
+    except (BundleError, ConfigurationError) as error:
         if previous is not None and previous.ready:
             logger.error(
                 "model %s: the new bundle is refused, the loaded version keeps serving: %s",

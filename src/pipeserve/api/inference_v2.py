@@ -10,7 +10,7 @@ from flask import Response, request
 
 from pipeserve import __version__
 from pipeserve.api.context import codec, dataplane, json_body, json_response, version_header
-from pipeserve.api.problems import register_standard_protocol_handlers, standard_error
+from pipeserve.api.problems import standard_error
 from pipeserve.errors import MalformedRequestError
 from pipeserve.protocols.v2 import (
     InferenceResponse,
@@ -26,7 +26,6 @@ from pipeserve.protocols.v2 import (
 inference_v2 = APIBlueprint(
     "inference_v2", __name__, tag="Open Inference Protocol (V2)", url_prefix="/v2"
 )
-register_standard_protocol_handlers(inference_v2)
 
 BINARY_HEADER = "Inference-Header-Content-Length"
 _MODEL_ERRORS = {404: "No model of that name or version."}

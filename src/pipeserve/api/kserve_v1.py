@@ -9,7 +9,6 @@ from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import BaseConverter
 
 from pipeserve.api.context import codec, dataplane, json_body, json_response, version_header
-from pipeserve.api.problems import register_standard_protocol_handlers
 from pipeserve.protocols.v1 import (
     V1Codec,
     V1ModelList,
@@ -18,7 +17,6 @@ from pipeserve.protocols.v1 import (
 )
 
 kserve_v1 = APIBlueprint("kserve_v1", __name__, tag="KServe V1", url_prefix="/v1")
-register_standard_protocol_handlers(kserve_v1)
 
 
 class ModelNameConverter(BaseConverter):

@@ -12,7 +12,7 @@ from http import HTTPStatus
 from typing import Any
 
 import orjson
-from flask import Blueprint, Flask, Response, g, request
+from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
 from pipeserve import errors
@@ -76,42 +76,68 @@ def problem(status: int, detail: str, code: str, extra: dict[str, Any] | None = 
     return Response(orjson.dumps(body), status=status, mimetype=PROBLEM_MEDIA_TYPE)
 
 
+# Paths of the standard protocols' routes (KServe V1, Open Inference Protocol V2): they answer
+# errors with ``{"error": "..."}`` and use 400 where pipeserve's own API distinguishes 422 (valid
+# JSON that does not fit the model).
+STANDARD_PROTOCOL_PREFIXES = ("/v1/", "/v2/")
+_STANDARD_STATUS_OVERRIDES: dict[int, int] = {
+    HTTPStatus.UNPROCESSABLE_ENTITY: HTTPStatus.BAD_REQUEST
+}
+
+
+def is_standard_protocol_path(path: str) -> bool:
+    """Whether ``path`` belongs to the standard protocols, whose errors are ``{"error"}``."""
+    return path == "/v2" or path.startswith(STANDARD_PROTOCOL_PREFIXES)
+
+
+def standard_error(status: int, message: str) -> Response:
+    """A ``{"error": message}`` response of the standard inference protocols."""
+    return Response(orjson.dumps({"error": message}), status=status, mimetype="application/json")
+
+
+def _answer(
+    status: int,
+    detail: str,
+    code: str,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The error response in the format of the requested path's protocol. Views, request hooks
+    and routing all end here, so the format cannot depend on where the error was raised."""
+    if is_standard_protocol_path(request.path):
+        response = standard_error(_STANDARD_STATUS_OVERRIDES.get(status, status), detail)
+    else:
+        response = problem(status, detail, code, extra)
+    if status == HTTPStatus.UNAUTHORIZED:  # RFC 6750: say which scheme would be accepted
+        response.headers["WWW-Authenticate"] = 'Bearer realm="pipeserve"'
+    response.headers.update(headers or {})
+    return response
+
+
 def _pipeserve_error(error: errors.PipeserveError) -> Response:
     status = status_for(error)
     if status == HTTPStatus.INTERNAL_SERVER_ERROR:
         logger.error("request failed: %s", error.message, exc_info=error)
         return _internal()
-    return _challenge(problem(status, error.message, error.code, error.details or None))
-
-
-def _challenge(response: Response) -> Response:
-    # RFC 6750: a 401 says which scheme would be accepted.
-    if response.status_code == HTTPStatus.UNAUTHORIZED:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="pipeserve"'
-    return response
+    return _answer(status, error.message, error.code, error.details or None)
 
 
 def _http_error(error: HTTPException) -> Response:
     status = error.code or 500
+    if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+        return _internal()
     if status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
         limit = g.get("max_body_bytes")
-        return problem(
+        return _answer(
             status,
             f"the request body is larger than the limit of {limit} bytes "
             "(PIPESERVE_MAX_BODY_BYTES); send fewer instances per request",
             errors.PayloadTooLargeError.code,
             {"limit_bytes": limit} if limit else None,
         )
-    if status >= 500:
-        return _internal()
     detail = _HTTP_HINTS.get(status, error.description or HTTPStatus(status).phrase)
-    response = problem(status, detail, HTTPStatus(status).name.lower())
-    if status == HTTPStatus.METHOD_NOT_ALLOWED:
-        allowed = error.get_headers()
-        for name, value in allowed:
-            if name.lower() == "allow":
-                response.headers["Allow"] = value
-    return response
+    allow = {name: value for name, value in error.get_headers() if name.lower() == "allow"}
+    return _answer(status, detail, HTTPStatus(status).name.lower(), headers=allow)
 
 
 def _unexpected(error: Exception) -> Response:
@@ -120,6 +146,7 @@ def _unexpected(error: Exception) -> Response:
 
 
 def _internal() -> Response:
+    # Always a problem document: it carries the request id the operators need.
     return problem(
         HTTPStatus.INTERNAL_SERVER_ERROR,
         "the server failed to handle the request; report the request_id to the operators",
@@ -127,64 +154,11 @@ def _internal() -> Response:
     )
 
 
-# --- the standard protocols' error format ----------------------------------------------------
-
-# KServe V1 and the Open Inference Protocol answer errors with ``{"error": "..."}`` and use 400
-# where pipeserve's own API distinguishes 422 (valid JSON that does not fit the model).
-_STANDARD_STATUS_OVERRIDES = {HTTPStatus.UNPROCESSABLE_ENTITY: HTTPStatus.BAD_REQUEST}
-
-
-def standard_error(status: int, message: str) -> Response:
-    """A ``{"error": message}`` response of the standard inference protocols."""
-    return Response(orjson.dumps({"error": message}), status=status, mimetype="application/json")
-
-
-def _standard_pipeserve_error(error: errors.PipeserveError) -> Response:
-    status = status_for(error)
-    if status == HTTPStatus.INTERNAL_SERVER_ERROR:
-        return _pipeserve_error(error)
-    return _challenge(standard_error(_STANDARD_STATUS_OVERRIDES.get(status, status), error.message))
-
-
-def _standard_http_error(error: HTTPException) -> Response:
-    response = _http_error(error)
-    if response.status_code >= HTTPStatus.INTERNAL_SERVER_ERROR:
-        return response
-    detail = orjson.loads(response.get_data())["detail"]
-    converted = standard_error(response.status_code, detail)
-    if "Allow" in response.headers:
-        converted.headers["Allow"] = response.headers["Allow"]
-    return converted
-
-
-# Paths of the standard protocols' routes (KServe V1, Open Inference Protocol V2).
-STANDARD_PROTOCOL_PREFIXES = ("/v1/", "/v2/")
-
-
-def is_standard_protocol_path(path: str) -> bool:
-    """Whether ``path`` belongs to the standard protocols, whose errors are ``{"error"}``."""
-    return path == "/v2" or path.startswith(STANDARD_PROTOCOL_PREFIXES)
-
-
-def _routing_aware_http_error(error: HTTPException) -> Response:
-    # A path that no route matches (404) or a method no route takes (405) never reaches a
-    # blueprint's handlers; answer it in the format the OpenAPI document gives for the path.
-    if is_standard_protocol_path(request.path):
-        return _standard_http_error(error)
-    return _http_error(error)
-
-
-def register_standard_protocol_handlers(blueprint: Blueprint) -> None:
-    """Render errors in ``blueprint``'s views as the standard protocols do (``{"error"}``);
-    statuses still come from :data:`STATUS_BY_ERROR`."""
-    blueprint.register_error_handler(errors.PipeserveError, _standard_pipeserve_error)
-    blueprint.register_error_handler(HTTPException, _standard_http_error)
-
-
 def register_problem_handlers(app: Flask) -> None:
-    """Render every error raised while handling a request as a problem document."""
+    """Render every error raised while handling a request: a problem document, or the
+    standard protocols' ``{"error"}`` on their paths; statuses from :data:`STATUS_BY_ERROR`."""
     app.register_error_handler(errors.PipeserveError, _pipeserve_error)
-    app.register_error_handler(HTTPException, _routing_aware_http_error)
+    app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
 
 

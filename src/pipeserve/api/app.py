@@ -12,7 +12,7 @@ from pipeserve import __version__
 from pipeserve.api.access_log import install_access_log
 from pipeserve.api.admin import admin
 from pipeserve.api.auth import install_auth
-from pipeserve.api.context import active_requests, install
+from pipeserve.api.context import ActiveRequests, install
 from pipeserve.api.health import health
 from pipeserve.api.inference_v2 import inference_v2
 from pipeserve.api.kserve_v1 import kserve_v1
@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     configure_logging(settings.log_level, settings.log_format)
     registry = registry if registry is not None else load_registry(settings)
     metrics = Metrics()
+    active = ActiveRequests()  # requests in progress in this worker (batching waits on it)
     batching = (
         BatchingOptions(settings.batch_max_rows, settings.batch_max_wait_ms)
         if settings.batching
@@ -50,7 +51,7 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         registry,
         on_prediction=metrics.record_prediction,
         batching=batching,
-        concurrency=active_requests,
+        concurrency=active,
     )
 
     app = APIFlask(
@@ -81,7 +82,7 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
         )
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the features' training order in /openapi.json
-    install(app, settings, dataplane)
+    install(app, settings, dataplane, active)
     install_access_log(app, settings)
     install_metrics(app, metrics, registry)
     guard = install_auth(app, settings)

@@ -23,15 +23,16 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _EXTENSION_KEY = "pipeserve"
 
 
-def install(app: Flask, settings: Settings, dataplane: DataPlane) -> None:
-    """Attach settings and data plane to ``app`` and add request ids to every exchange."""
+def install(app: Flask, settings: Settings, dataplane: DataPlane, active: ActiveRequests) -> None:
+    """Attach settings and data plane to ``app``, add request ids to every exchange, and keep
+    ``active`` counting the requests in progress."""
     app.extensions[_EXTENSION_KEY] = {
         "settings": settings,
         "dataplane": dataplane,
         "draining": threading.Event(),
     }
-    app.before_request(_ACTIVE.enter)
-    app.teardown_request(_ACTIVE.leave)
+    app.before_request(active.enter)
+    app.teardown_request(active.leave)
     app.before_request(_assign_request_id)
     app.after_request(_echo_request_id)
 
@@ -53,15 +54,6 @@ class ActiveRequests:
 
     def __call__(self) -> int:
         return self._count
-
-
-# One per process: every app of a worker shares its threads.
-_ACTIVE = ActiveRequests()
-
-
-def active_requests() -> int:
-    """Requests in progress in this process."""
-    return _ACTIVE()
 
 
 def dataplane() -> DataPlane:

@@ -25,7 +25,6 @@ from prometheus_client import (
     Histogram,
     disable_created_metrics,
     multiprocess,
-    values,
 )
 from prometheus_client.exposition import choose_encoder
 
@@ -51,10 +50,6 @@ class Metrics:
     """The collectors of one app."""
 
     def __init__(self) -> None:
-        if os.environ.get(MULTIPROCESS_ENV) and values.ValueClass is values.MutexValue:
-            # prometheus-client chooses file-backed values when it is first imported; a host
-            # process that imported it before setting the directory would count in memory.
-            values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
         disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created doubles the output
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(

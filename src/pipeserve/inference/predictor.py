@@ -52,14 +52,14 @@ class Predictor:
         self._class_array = np.asarray(self.classes, dtype=object)
         self._dtypes = {f.name: _NUMPY_DTYPES[f.dtype] for f in self.manifest.features}
         self._row_values = _tuple_getter(self.feature_names)
-        # The bundle may come without its scikit-learn pipeline read (the compiled form needs
-        # none); it is read here only if the compiled form cannot answer.
+        # The bundle may come without its scikit-learn pipeline read: a compiled form that covers
+        # the whole pipeline needs none (and spares the worker scikit-learn's memory and start
+        # time). It is read here whenever something needs it.
         self._pipeline = bundle.pipeline
-        if self._pipeline is not None:
-            self._check_consistent(bundle)
         self._compiled, self.path_reason = self._fast_path(bundle, path)
-        if self._compiled is None and self._pipeline is None:
+        if self._pipeline is None and self._compiled is None:
             self._pipeline = bundle.load_pipeline()
+        if self._pipeline is not None:
             self._check_consistent(bundle)
         # A compiled form exists only for pipelines with probabilities.
         self._has_proba = self._compiled is not None or hasattr(self._pipeline, "predict_proba")
@@ -85,8 +85,9 @@ class Predictor:
             reason = f"{fast.file} is not listed in bundle.json"
         else:
             try:
-                pipeline = self._pipeline if fast.head_steps == 0 else bundle.load_pipeline()
-                compiled = CompiledPipeline(bundle.extra_files[fast.file], pipeline, fast)
+                if fast.head_steps and self._pipeline is None:  # Python steps run first
+                    self._pipeline = bundle.load_pipeline()
+                compiled = CompiledPipeline(bundle.extra_files[fast.file], self._pipeline, fast)
             except Exception as error:  # onnxruntime raises its own types
                 reason = f"onnxruntime cannot load {fast.file}: {error}"
             else:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from pipeserve.bundle.io import load_bundle, read_manifest
+from pipeserve.bundle.io import load_bundle
 from pipeserve.bundle.manifest import Manifest
 from pipeserve.errors import (
     BundleError,
@@ -120,18 +120,6 @@ class LoadOptions:
     inference_path: InferencePath = "auto"
 
 
-def _needs_pipeline(location: BundleLocation, options: LoadOptions) -> bool:
-    """Whether serving needs the scikit-learn pipeline in memory (not when a verified compiled
-    form covers all of it; the Predictor still reads it if that form fails to load)."""
-    if options.inference_path == "sklearn":
-        return True
-    try:
-        fast = read_manifest(location.path).fast_path
-    except BundleError:
-        return True  # load_bundle will say what is wrong
-    return not (fast is not None and fast.verified and fast.head_steps == 0)
-
-
 def _warm_up(predictor: Predictor) -> None:
     """Predict the bundle's own example row once before serving.
 
@@ -164,7 +152,8 @@ def load_entry(
     if previous is not None and previous.ready and previous.fingerprint == fingerprint:
         return replace(previous, reload_error=None) if previous.reload_error else previous
     try:
-        bundle = load_bundle(location.path, with_pipeline=_needs_pipeline(location, options))
+        # The Predictor reads the scikit-learn pipeline only if it needs it (see there).
+        bundle = load_bundle(location.path, with_pipeline=False)
         manifest = bundle.manifest
         if location.version is not None and manifest.version != location.version:
             raise BundleError(

@@ -17,7 +17,7 @@ import logging
 import warnings
 from dataclasses import dataclass
 from importlib.metadata import version
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -35,10 +35,8 @@ ONNX_FILE = "pipeline.onnx"
 TOLERANCE = 1e-6
 _OPSETS = {"": 17, "ai.onnx.ml": 3}
 _REASON_CHARS = 160
-_DTYPES: tuple[tuple[str, type[np.floating[Any]]], ...] = (
-    ("float64", np.float64),
-    ("float32", np.float32),
-)
+# Input precisions to try, best first (trees have no double-precision ONNX operator).
+_DTYPES: tuple[Literal["float64", "float32"], ...] = ("float64", "float32")
 
 
 @dataclass(frozen=True)
@@ -138,7 +136,7 @@ def compile_pipeline(pipeline: Pipeline, features: pd.DataFrame) -> Compiled:
         except (TypeError, ValueError) as error:
             reasons.append(f"steps {head}+: input is not numeric ({_summary(error)})")
             continue
-        for dtype_name, _ in _DTYPES:
+        for dtype_name in _DTYPES:
             try:
                 onnx = _convert(tail, width, dtype_name)
                 report = FastPath(head_steps=head, input_dtype=dtype_name)

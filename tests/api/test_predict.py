@@ -144,7 +144,7 @@ def test_every_invalid_field_is_listed_with_its_row(client: FlaskClient) -> None
         ({}, "instances", "is required"),
         ({"instances": SETOSA}, "instances", "must be an array, got an object"),
         ({"instances": [SETOSA], "probabilities": "yes"}, "probabilities", "boolean"),
-        ({"instances": [SETOSA], "explain": True}, "explain", "not a feature"),
+        ({"instances": [SETOSA], "explain": True}, "explain", "is not a field of this request"),
         ([SETOSA], "(body)", "object"),
     ],
 )

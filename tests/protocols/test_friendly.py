@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import orjson
 import pytest
 
 from pipeserve.errors import InvalidInputError, MalformedRequestError
@@ -27,9 +28,13 @@ def test_decodes_rows_in_feature_terms(codec: FriendlyCodec) -> None:
 
     request = codec.decode(body)
 
-    assert request.rows == [
-        {"sepal_length": 1.0, "sepal_width": 2.5, "petal_length": 3.0, "petal_width": 4.0}
-    ]
+    assert request.rows == 1
+    assert {name: column.tolist() for name, column in request.columns.items()} == {
+        "sepal_length": [1.0],
+        "sepal_width": [2.5],
+        "petal_length": [3.0],
+        "petal_width": [4.0],
+    }
     assert request.probabilities is True
 
 
@@ -50,7 +55,7 @@ def test_malformed_and_invalid_bodies_raise_typed_errors(codec: FriendlyCodec) -
 def test_encodes_probabilities_by_class_name(codec: FriendlyCodec) -> None:
     prediction = Prediction(["versicolor"], np.array([[0.1, 0.7, 0.2]]))
 
-    document = codec.encode(prediction)
+    document = orjson.loads(codec.encode(prediction))
 
     assert document == {
         "model": {"name": "iris", "version": "7"},

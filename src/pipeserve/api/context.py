@@ -153,6 +153,11 @@ def version_header(entry: ModelEntry) -> dict[str, str]:
     return {MODEL_VERSION_HEADER: entry.version} if entry.version else {}
 
 
+def body_response(body: bytes, headers: dict[str, str] | None = None) -> Response:
+    """A 200 answer whose JSON ``body`` a codec encoded already."""
+    return Response(body, status=200, mimetype="application/json", headers=headers)
+
+
 def json_response(
     document: Any, status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:

@@ -9,9 +9,17 @@ from apiflask import APIBlueprint
 from flask import Response, request
 
 from pipeserve import __version__
-from pipeserve.api.context import codec, dataplane, json_body, json_response, version_header
+from pipeserve.api.context import (
+    body_response,
+    codec,
+    dataplane,
+    json_body,
+    json_response,
+    version_header,
+)
 from pipeserve.api.problems import standard_error
-from pipeserve.errors import MalformedRequestError
+from pipeserve.errors import InvalidInputError, MalformedRequestError
+from pipeserve.protocols.policy import place_model_error
 from pipeserve.protocols.v2 import (
     InferenceResponse,
     ModelMetadataResponse,
@@ -88,10 +96,14 @@ def _infer(name: str, version: str | None) -> Response:
         raise MalformedRequestError(f"{BINARY_HEADER} must be a byte count, got {header_length!r}")
     body = json_body(untyped_ok=True, binary_ok=header_length is not None)
     decoded = v2.decode(body, int(header_length) if header_length is not None else None)
-    prediction = plane.predict_columns(
-        entry, decoded.columns, probabilities=v2.wants_probabilities(decoded)
-    )
-    return json_response(v2.encode(prediction, decoded), headers=version_header(entry))
+    try:
+        prediction = plane.predict_columns(
+            entry, decoded.columns, probabilities=v2.wants_probabilities(decoded)
+        )
+    except InvalidInputError as error:
+        place_model_error(error, "inputs")
+        raise
+    return body_response(v2.encode(prediction, decoded), version_header(entry))
 
 
 @inference_v2.get("/models/<name>")

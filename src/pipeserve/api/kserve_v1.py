@@ -8,7 +8,16 @@ from flask import Response
 from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import BaseConverter
 
-from pipeserve.api.context import codec, dataplane, json_body, json_response, version_header
+from pipeserve.api.context import (
+    body_response,
+    codec,
+    dataplane,
+    json_body,
+    json_response,
+    version_header,
+)
+from pipeserve.errors import InvalidInputError
+from pipeserve.protocols.policy import place_model_error
 from pipeserve.protocols.v1 import (
     V1Codec,
     V1ModelList,
@@ -72,5 +81,11 @@ def predict(name: str) -> Response:
     entry = plane.inference_model(name)
     v1 = codec(V1Codec, entry)
     request = v1.decode(json_body())
-    prediction = plane.predict(entry, request.rows, probabilities=request.probabilities)
-    return json_response(v1.encode(prediction), headers=version_header(entry))
+    try:
+        prediction = plane.predict_columns(
+            entry, request.columns, probabilities=request.probabilities
+        )
+    except InvalidInputError as error:
+        place_model_error(error, "instances")
+        raise
+    return body_response(v1.encode(prediction), version_header(entry))

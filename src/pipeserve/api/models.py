@@ -11,12 +11,14 @@ from flask import Response
 
 from pipeserve.api.context import (
     MODEL_VERSION_HEADER,
+    body_response,
     codec,
     dataplane,
     json_body,
     json_response,
     version_header,
 )
+from pipeserve.errors import InvalidInputError
 from pipeserve.protocols.friendly import (
     FriendlyCodec,
     ModelList,
@@ -25,10 +27,9 @@ from pipeserve.protocols.friendly import (
     describe,
     summarize,
 )
+from pipeserve.protocols.policy import place_model_error
 
 models = APIBlueprint("models", __name__, tag="Models", url_prefix="/api/v1")
-
-PREDICT_ENDPOINT = "models.predict"
 
 
 @models.get("/models")
@@ -110,5 +111,11 @@ def _predict(name: str, version: str | None) -> Response:
     entry = plane.inference_model(name, version)
     friendly = codec(FriendlyCodec, entry)
     request = friendly.decode(json_body())
-    prediction = plane.predict(entry, request.rows, probabilities=request.probabilities)
-    return json_response(friendly.encode(prediction), headers=version_header(entry))
+    try:
+        prediction = plane.predict_columns(
+            entry, request.columns, probabilities=request.probabilities
+        )
+    except InvalidInputError as error:
+        place_model_error(error, "instances")
+        raise
+    return body_response(friendly.encode(prediction), version_header(entry))

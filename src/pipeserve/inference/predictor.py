@@ -1,4 +1,8 @@
-"""The inference core: a fitted pipeline answering for rows of validated input."""
+"""The inference core: a fitted pipeline answering for validated columns (or rows).
+
+No HTTP and no wire format here: inputs arrive validated (one array per feature), errors carry
+no protocol's field names.
+"""
 
 from __future__ import annotations
 
@@ -222,7 +226,9 @@ class Predictor:
             "overflowed); send values in the units it was trained on"
             + (f" (training data: {seen})" if seen else "")
         )
-        return InvalidInputError(message, errors=[{"field": "instances", "message": message}])
+        # No field: the core knows no wire format; each protocol names its rows (see
+        # ``protocols.policy.place_model_error``).
+        return InvalidInputError(message, errors=[{"message": message}])
 
 
 def _tuple_getter(names: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:

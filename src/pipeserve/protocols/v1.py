@@ -18,38 +18,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeserve.errors import InvalidInputError
 from pipeserve.inference.predictor import Prediction
 from pipeserve.inference.registry import ModelEntry
-from pipeserve.inference.schema import InstanceValidator
-from pipeserve.protocols.jsonbody import parse_json
+from pipeserve.protocols.columns import Column
+from pipeserve.protocols.instances import InstanceDecoder
+from pipeserve.protocols.jsonbody import ensure_unique_keys, loads
+from pipeserve.protocols.policy import (
+    boolean,
+    refuse_unknown_fields,
+    require_list,
+    require_object,
+    rounded,
+)
 
-_PARAMETERS = {"probabilities"}
+_FIELDS = ("instances", "parameters")
+_PARAMETERS = ("probabilities",)
 
 
 @dataclass(frozen=True)
 class V1Request:
-    """A decoded, validated V1 prediction request."""
+    """A decoded, validated V1 prediction request: one column per feature."""
 
-    rows: list[dict[str, Any]]
+    columns: dict[str, Column]
+    rows: int
     probabilities: bool
-
-
-def _invalid(field: str, message: str) -> InvalidInputError:
-    return InvalidInputError(f"{field} {message}", errors=[{"field": field, "message": message}])
-
-
-def parse_json_object(body: bytes) -> dict[str, Any]:
-    """Parse a body that must be one JSON object; raises :class:`MalformedRequestError` for
-    anything that is not JSON (NaN and Infinity literals included) and :class:`InvalidInputError`
-    for JSON that is not an object."""
-    document = parse_json(body)
-    if not isinstance(document, dict):
-        raise _invalid("(body)", "must be a JSON object")
-    return document
 
 
 class V1Codec:
@@ -58,70 +53,43 @@ class V1Codec:
     def __init__(self, entry: ModelEntry, max_instances: int) -> None:
         if entry.validator is None or entry.manifest is None:
             raise ValueError(f"model {entry.label!r} is not ready; it has no input schema")
-        self.validator: InstanceValidator = entry.validator
         self.classes = list(entry.manifest.classes)
         self.feature_names = entry.manifest.feature_names
         self.max_instances = max_instances
+        self.instances = InstanceDecoder(entry.validator.columns, max_instances, arrays=True)
 
     def decode(self, body: bytes) -> V1Request:
         """Raises :class:`MalformedRequestError` or :class:`InvalidInputError` (naming every
         offending field)."""
-        document = parse_json_object(body)
-        unknown = sorted(set(document) - {"instances", "parameters"})
-        if unknown:
-            raise _invalid(unknown[0], "is not a field of a V1 request (expected: instances)")
-        if "instances" not in document:
-            raise _invalid("instances", "is required")
-        instances = document["instances"]
-        if not isinstance(instances, list) or not instances:
-            raise _invalid("instances", "must be a non-empty array of instances")
-        if len(instances) > self.max_instances:
-            raise _invalid(
-                "instances",
-                f"has too many rows: at most {self.max_instances} per request "
-                "(PIPESERVE_MAX_INSTANCES); split the batch",
-            )
-        probabilities = self._probabilities(document.get("parameters"))
-        rows = self.validator.validate_rows(
-            [self._named(instance, index) for index, instance in enumerate(instances)],
-            prefix=("instances",),
-        )
-        return V1Request(rows, probabilities)
-
-    def _named(self, instance: Any, index: int) -> Any:
-        if not isinstance(instance, list):
-            return instance  # an object is validated as it is, anything else is refused there
-        if len(instance) != len(self.feature_names):
-            raise _invalid(
-                f"instances[{index}]",
-                f"has {len(instance)} values; expected {len(self.feature_names)} in this order: "
-                + ", ".join(self.feature_names),
-            )
-        return dict(zip(self.feature_names, instance, strict=True))
+        document = require_object(loads(body))
+        refuse_unknown_fields(document, _FIELDS)
+        instances = require_list(document, "instances")
+        parameters = document.get("parameters")
+        probabilities = self._probabilities(parameters)
+        columns, keys = self.instances.decode(instances)
+        keys += len(document) + (len(parameters) if type(parameters) is dict else 0)
+        ensure_unique_keys(body, keys)
+        return V1Request(columns, len(instances), probabilities)
 
     @staticmethod
     def _probabilities(parameters: Any) -> bool:
         if parameters is None:
             return False
-        if not isinstance(parameters, dict):
-            raise _invalid("parameters", "must be an object")
-        unknown = sorted(set(parameters) - _PARAMETERS)
-        if unknown:
-            raise _invalid(f"parameters.{unknown[0]}", "is not supported (known: probabilities)")
-        value = parameters.get("probabilities", False)
-        if not isinstance(value, bool):
-            raise _invalid("parameters.probabilities", "must be true or false")
-        return value
+        parameters = require_object(parameters, "parameters")
+        refuse_unknown_fields(
+            parameters, _PARAMETERS, "parameters.", "is not supported (known: {known})"
+        )
+        return boolean(parameters.get("probabilities", False), "parameters.probabilities")
 
-    def encode(self, prediction: Prediction) -> dict[str, Any]:
-        """The response document for ``prediction``."""
+    def encode(self, prediction: Prediction) -> bytes:
+        """The response body for ``prediction``."""
         document: dict[str, Any] = {"predictions": prediction.labels}
         if prediction.probabilities is not None:
-            rounded = np.round(prediction.probabilities, 6).tolist()
+            classes = self.classes
             document["probabilities"] = [
-                dict(zip(self.classes, row, strict=True)) for row in rounded
+                dict(zip(classes, row, strict=True)) for row in rounded(prediction.probabilities)
             ]
-        return document
+        return orjson.dumps(document)
 
 
 # --- documented shapes (for the OpenAPI document) ------------------------------------------------
@@ -160,7 +128,3 @@ class V1ModelStatus(_Doc):
 
 class V1ModelList(_Doc):
     models: list[str]
-
-
-class V1Error(_Doc):
-    error: str = Field(description="What is wrong with the request.")

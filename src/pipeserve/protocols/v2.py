@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import struct
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any, Literal
 
 import numpy as np
@@ -32,10 +33,18 @@ from pipeserve.bundle.manifest import Manifest
 from pipeserve.errors import InvalidInputError, MalformedRequestError
 from pipeserve.inference.predictor import Prediction
 from pipeserve.inference.registry import ModelEntry, ServedModel
-from pipeserve.inference.schema import MAX_STRING_LENGTH, format_location
+from pipeserve.inference.schema import format_location
+from pipeserve.protocols.columns import (
+    REQUIRED,
+    Column,
+    ColumnValidator,
+    WireType,
+    invalid,
+    invalid_fields,
+)
 from pipeserve.protocols.jsonbody import parse_json
+from pipeserve.protocols.policy import check_row_count
 
-PROTOCOL_VERSION = "2"
 PREDICT_OUTPUT = "predict"
 PROBA_OUTPUT = "predict_proba"
 PANDAS_CONTENT_TYPE = "pd"
@@ -156,10 +165,6 @@ class Readiness(_Wire):
     ready: bool
 
 
-class V2Error(_Wire):
-    error: str = Field(description="What is wrong with the request.")
-
-
 # --- codec ---------------------------------------------------------------------------------------
 
 
@@ -167,20 +172,31 @@ class V2Error(_Wire):
 class V2Request:
     """A decoded, validated inference request: one column per feature."""
 
-    columns: dict[str, NDArray[Any] | list[Any]]
+    columns: dict[str, Column]
     rows: int
     outputs: tuple[str, ...]
     id: str | None
     parameters: Parameters | None
 
 
-def _invalid(message: str, field: str = "(body)") -> InvalidInputError:
-    return InvalidInputError(message, errors=[{"field": field, "message": message}])
+_WIRE_TYPES = {name: WireType.of(name, _BINARY_DTYPES[name]) for name in sorted(_NUMERIC_TYPES)}
+
+
+def _flat(tensor: RequestInput) -> list[Any]:
+    """The tensor's values, row-major. Nested data must follow the shape (rows of the second
+    dimension's width), so that an array where a value belongs is refused as such; any other
+    nesting is flattened as Triton does, and then its count must match the shape."""
+    data = tensor.data or []
+    if not data or type(data[0]) is not list:
+        return data
+    width = tensor.shape[1] if len(tensor.shape) == 2 else 1
+    rows_of_width = set(map(type, data)) == {list} and set(map(len, data)) == {width}
+    if len(data) == tensor.shape[0] and rows_of_width:
+        return list(chain.from_iterable(data))
+    return _flatten(data)
 
 
 def _flatten(data: list[Any]) -> list[Any]:
-    if not data or not isinstance(data[0], list):
-        return data
     flat: list[Any] = []
     stack = [iter(data)]
     while stack:
@@ -194,54 +210,6 @@ def _flatten(data: list[Any]) -> list[Any]:
     return flat
 
 
-def _numbers(values: list[Any], tensor: RequestInput) -> NDArray[Any]:
-    integer = tensor.datatype in _INTEGER_TYPES
-    for index, value in enumerate(values):
-        # bool is an int in Python; JSON true is not a number.
-        if type(value) is float:
-            if integer and not value.is_integer():
-                raise _invalid(
-                    f"input {tensor.name!r} is {tensor.datatype} but element {index} is {value}",
-                    f"inputs.{tensor.name}.data[{index}]",
-                )
-            if not math.isfinite(value):  # the envelope parser lets NaN/Infinity literals in
-                raise _invalid(f"input {tensor.name!r} element {index} is not finite")
-        elif type(value) is not int:
-            raise _invalid(
-                f"input {tensor.name!r} is {tensor.datatype}, so its data must be numbers; "
-                f"element {index} is {_json_kind(value)}",
-                f"inputs.{tensor.name}.data[{index}]",
-            )
-    return np.asarray(values, dtype=np.float64)
-
-
-def _strings(values: list[Any], tensor: RequestInput, max_length: int) -> list[str]:
-    for index, value in enumerate(values):
-        if not isinstance(value, str):
-            raise _invalid(
-                f"input {tensor.name!r} is BYTES, so its data must be strings; element {index} "
-                f"is {_json_kind(value)}",
-                f"inputs.{tensor.name}.data[{index}]",
-            )
-        if len(value) > max_length:
-            raise _invalid(
-                f"input {tensor.name!r} element {index} is too long: at most {max_length} "
-                "characters (PIPESERVE_MAX_STRING_LENGTH)",
-                f"inputs.{tensor.name}.data[{index}]",
-            )
-    return values
-
-
-def _json_kind(value: Any) -> str:
-    return {
-        bool: "a boolean",
-        str: "a string",
-        type(None): "null",
-        dict: "an object",
-        list: "an array",
-    }.get(type(value), "a number")
-
-
 def _split_binary(body: bytes, header_length: int) -> tuple[bytes, bytes]:
     if header_length < 0 or header_length > len(body):
         raise MalformedRequestError(
@@ -250,7 +218,7 @@ def _split_binary(body: bytes, header_length: int) -> tuple[bytes, bytes]:
     return body[:header_length], body[header_length:]
 
 
-def _decode_binary(chunk: bytes, tensor: RequestInput) -> list[Any]:
+def _decode_binary(chunk: bytes, tensor: RequestInput, field: str) -> list[Any] | NDArray[Any]:
     if tensor.datatype == "BYTES":
         values: list[Any] = []
         offset = 0
@@ -264,7 +232,9 @@ def _decode_binary(chunk: bytes, tensor: RequestInput) -> list[Any]:
             try:
                 values.append(chunk[offset : offset + length].decode("utf-8"))
             except UnicodeDecodeError as error:
-                raise _invalid(f"input {tensor.name!r} holds bytes that are not UTF-8") from error
+                raise invalid(
+                    f"{field}[{len(values)}]", "holds bytes that are not UTF-8"
+                ) from error
             offset += length
         return values
     dtype = np.dtype(_BINARY_DTYPES[tensor.datatype])
@@ -273,27 +243,23 @@ def _decode_binary(chunk: bytes, tensor: RequestInput) -> list[Any]:
             f"input {tensor.name!r}: {len(chunk)} bytes are not a whole number of "
             f"{tensor.datatype} values"
         )
-    array = np.frombuffer(chunk, dtype=dtype)
-    if tensor.datatype.startswith("FP") and not np.isfinite(array).all():
-        raise _invalid(f"input {tensor.name!r} holds NaN or infinite values")
-    return list(array.tolist())
+    return np.frombuffer(chunk, dtype=dtype)
 
 
 class V2Codec:
     """Decode inference requests for one model version; encode its predictions."""
 
     def __init__(self, entry: ModelEntry, max_instances: int) -> None:
-        if entry.manifest is None or entry.predictor is None:
+        if entry.manifest is None or entry.predictor is None or entry.validator is None:
             raise ValueError(f"model {entry.label!r} is not ready; it has no input schema")
         self.name = entry.name
         self.version = entry.version
         self.manifest: Manifest = entry.manifest
+        self.validator: ColumnValidator = entry.validator.columns
         self.features = {feature.name: feature.dtype for feature in entry.manifest.features}
         self.has_probabilities = entry.predictor.has_probabilities
         self.max_instances = max_instances
-        self.max_string_length = (
-            entry.validator.max_string_length if entry.validator else MAX_STRING_LENGTH
-        )
+        self._strings = [name for name, dtype in self.features.items() if dtype == "string"]
 
     @property
     def output_names(self) -> tuple[str, ...]:
@@ -310,13 +276,6 @@ class V2Codec:
         request = self._envelope(header)
         values = self._values(request, binary)
         columns, rows = self._columns(request.inputs, values)
-        if rows == 0:
-            raise _invalid("the inputs have no rows", "inputs")
-        if rows > self.max_instances:
-            raise _invalid(
-                f"the request has {rows} rows; at most {self.max_instances} per request "
-                "(PIPESERVE_MAX_INSTANCES): split the batch"
-            )
         return V2Request(columns, rows, self._outputs(request), request.id, request.parameters)
 
     @staticmethod
@@ -336,8 +295,8 @@ class V2Codec:
             ) from error
 
     @staticmethod
-    def _values(request: InferenceRequest, binary: bytes) -> list[list[Any]]:
-        values: list[list[Any]] = []
+    def _values(request: InferenceRequest, binary: bytes) -> list[list[Any] | NDArray[Any]]:
+        values: list[list[Any] | NDArray[Any]] = []
         offset = 0
         for tensor in request.inputs:
             size = (tensor.parameters or {}).get("binary_data_size")
@@ -347,12 +306,16 @@ class V2Codec:
                         f"input {tensor.name!r}: binary_data_size {size!r} does not fit the "
                         f"{len(binary)} bytes after the JSON header"
                     )
-                values.append(_decode_binary(binary[offset : offset + size], tensor))
+                chunk = binary[offset : offset + size]
+                values.append(_decode_binary(chunk, tensor, f"inputs.{tensor.name}.data"))
                 offset += size
             elif tensor.data is None:
-                raise _invalid(f"input {tensor.name!r} has no data", f"inputs.{tensor.name}.data")
+                raise invalid(
+                    f"inputs.{tensor.name}.data",
+                    "is required: the input has no data (nor parameters.binary_data_size)",
+                )
             else:
-                values.append(_flatten(tensor.data))
+                values.append(_flat(tensor))
         if offset != len(binary):
             raise MalformedRequestError(
                 f"{len(binary) - offset} bytes after the JSON header belong to no input"
@@ -360,14 +323,13 @@ class V2Codec:
         return values
 
     def _columns(
-        self, inputs: list[RequestInput], values: list[list[Any]]
-    ) -> tuple[dict[str, NDArray[Any] | list[Any]], int]:
+        self, inputs: list[RequestInput], values: list[list[Any] | NDArray[Any]]
+    ) -> tuple[dict[str, Column], int]:
         for tensor, flat in zip(inputs, values, strict=True):
             expected = math.prod(tensor.shape)
             if any(dim < 0 for dim in tensor.shape) or expected != len(flat):
-                raise _invalid(
-                    f"input {tensor.name!r} has shape {tensor.shape} but {len(flat)} values",
-                    f"inputs.{tensor.name}.shape",
+                raise invalid(
+                    f"inputs.{tensor.name}", f"has shape {tensor.shape} but {len(flat)} values"
                 )
         names = [tensor.name for tensor in inputs]
         if len(inputs) == 1 and len(inputs[0].shape) == 2 and names[0] not in self.features:
@@ -375,99 +337,101 @@ class V2Codec:
         return self._named(inputs, values)
 
     def _matrix(
-        self, tensor: RequestInput, values: list[Any]
-    ) -> tuple[dict[str, NDArray[Any] | list[Any]], int]:
+        self, tensor: RequestInput, values: list[Any] | NDArray[Any]
+    ) -> tuple[dict[str, Column], int]:
         rows, width = tensor.shape
+        field = f"inputs.{tensor.name}"
         if width != len(self.features):
-            raise _invalid(
-                f"input {tensor.name!r} has {width} columns; this model takes "
-                f"{len(self.features)} in this order: {', '.join(self.features)}",
-                f"inputs.{tensor.name}.shape",
+            raise invalid(
+                f"{field}.shape",
+                f"has {width} columns; this model takes {len(self.features)} in this order: "
+                f"{', '.join(self.features)}",
             )
-        strings = [name for name, dtype in self.features.items() if dtype == "string"]
-        if strings:
-            raise _invalid(
-                f"this model has string features ({', '.join(strings)}): send one tensor per "
-                "feature, named like the feature, instead of one 2-D tensor",
-                f"inputs.{tensor.name}",
+        if self._strings:
+            raise invalid(
+                field,
+                f"is one 2-D tensor, but this model has string features "
+                f"({', '.join(self._strings)}): send one tensor per feature, named like the "
+                "feature, instead of one 2-D tensor",
             )
         if tensor.datatype not in _NUMERIC_TYPES:
-            raise _invalid(
-                f"input {tensor.name!r} is {tensor.datatype}; this model's features are numbers "
-                "(FP32, FP64 or INT*)",
-                f"inputs.{tensor.name}.datatype",
+            raise invalid(
+                f"{field}.datatype",
+                f"is {tensor.datatype}; this model's features are numbers (FP32, FP64 or INT*)",
             )
-        matrix = _numbers(values, tensor).reshape(rows, width)
-        return {name: matrix[:, column] for column, name in enumerate(self.features)}, rows
+        check_row_count(rows, self.max_instances, "inputs")
+        if isinstance(values, np.ndarray):
+            matrix = values.reshape(rows, width)
+            raw: list[Any] = [matrix[:, column] for column in range(width)]
+        else:
+            raw = [values[column::width] for column in range(width)]
+        wire = [_WIRE_TYPES[tensor.datatype]] * width
+        return self.validator.validate(
+            raw, lambda index, row: f"{field}.data[{row}][{index}]", wire
+        ), rows
 
     def _named(
-        self, inputs: list[RequestInput], values: list[list[Any]]
-    ) -> tuple[dict[str, NDArray[Any] | list[Any]], int]:
-        columns: dict[str, NDArray[Any] | list[Any]] = {}
+        self, inputs: list[RequestInput], values: list[list[Any] | NDArray[Any]]
+    ) -> tuple[dict[str, Column], int]:
+        given: dict[str, tuple[RequestInput, list[Any] | NDArray[Any]]] = {}
         rows: int | None = None
         for tensor, flat in zip(inputs, values, strict=True):
             field = f"inputs.{tensor.name}"
             dtype = self.features.get(tensor.name)
             if dtype is None:
-                raise _invalid(
-                    f"input {tensor.name!r} is not a feature of model {self.name!r} (expected "
-                    f"one tensor per feature: {', '.join(self.features)}, or one 2-D tensor)",
-                    field,
-                )
-            if tensor.name in columns:
-                raise _invalid(f"input {tensor.name!r} is given twice", field)
+                raise invalid(field, self.validator.unknown_feature)
+            if tensor.name in given:
+                raise invalid(field, "is given twice")
             if len(tensor.shape) == 2 and tensor.shape[1] != 1:
-                raise _invalid(
-                    f"input {tensor.name!r} has shape {tensor.shape}; a feature tensor is [N] "
-                    "or [N, 1]",
-                    f"{field}.shape",
+                raise invalid(
+                    f"{field}.shape", f"is {tensor.shape}; a feature tensor is [N] or [N, 1]"
                 )
             if rows is not None and tensor.shape[0] != rows:
-                raise _invalid(
-                    f"input {tensor.name!r} has {tensor.shape[0]} rows, the inputs before it "
-                    f"{rows}",
+                raise invalid(
                     f"{field}.shape",
+                    f"has {tensor.shape[0]} rows, the inputs before it {rows}",
                 )
             rows = tensor.shape[0]
-            if dtype == "string":
-                if tensor.datatype != "BYTES":
-                    raise _invalid(
-                        f"input {tensor.name!r} is a string feature: send it as BYTES, "
-                        f"not {tensor.datatype}",
-                        f"{field}.datatype",
-                    )
-                columns[tensor.name] = _strings(flat, tensor, self.max_string_length)
-            else:
-                if tensor.datatype not in _NUMERIC_TYPES:
-                    raise _invalid(
-                        f"input {tensor.name!r} is a numeric feature: send it as FP32, FP64 or "
-                        f"INT*, not {tensor.datatype}",
-                        f"{field}.datatype",
-                    )
-                columns[tensor.name] = _numbers(flat, tensor)
-        missing = [name for name in self.features if name not in columns]
-        if missing:
-            raise _invalid(
-                f"missing input{'s' if len(missing) > 1 else ''}: {', '.join(missing)} (one "
-                "tensor per feature, or one 2-D tensor of all features)",
-                f"inputs.{missing[0]}",
+            if dtype == "string" and tensor.datatype != "BYTES":
+                raise invalid(
+                    f"{field}.datatype",
+                    f"is a string feature: send it as BYTES, not {tensor.datatype}",
+                )
+            if dtype != "string" and tensor.datatype not in _NUMERIC_TYPES:
+                raise invalid(
+                    f"{field}.datatype",
+                    f"is a numeric feature: send it as FP32, FP64 or INT*, not {tensor.datatype}",
+                )
+            given[tensor.name] = tensor, flat
+        missing = [name for name in self.features if name not in given]
+        if missing:  # the same words as a missing feature of an instance
+            raise invalid_fields(
+                [{"field": f"inputs.{name}", "message": REQUIRED} for name in missing]
             )
-        return columns, rows or 0
+        check_row_count(rows or 0, self.max_instances, "inputs")
+        ordered = [given[name] for name in self.features]
+        wire = [_WIRE_TYPES.get(tensor.datatype) for tensor, _ in ordered]
+        names = list(self.features)
+        return self.validator.validate(
+            [flat for _, flat in ordered],
+            lambda index, row: f"inputs.{names[index]}.data[{row}]",
+            wire,
+        ), rows or 0
 
     def _outputs(self, request: InferenceRequest) -> tuple[str, ...]:
         if request.outputs is None:
             return self.output_names
         names = tuple(dict.fromkeys(output.name for output in request.outputs))
         if PROBA_OUTPUT in names and not self.has_probabilities:
-            raise _invalid(
-                f"model {self.name!r} gives no probabilities; its only output is "
-                f"{PREDICT_OUTPUT!r}",
+            raise invalid(
                 "outputs",
+                f"names {PROBA_OUTPUT!r}, but model {self.name!r} gives no probabilities; its "
+                f"only output is {PREDICT_OUTPUT!r}",
             )
         return names
 
-    def encode(self, prediction: Prediction, request: V2Request) -> dict[str, Any]:
-        """The inference response for ``prediction``."""
+    def encode(self, prediction: Prediction, request: V2Request) -> bytes:
+        """The inference response body for ``prediction``."""
         outputs: list[dict[str, Any]] = []
         for name in request.outputs:
             if name == PREDICT_OUTPUT:
@@ -494,7 +458,7 @@ class V2Codec:
         if request.parameters is not None:
             response["parameters"] = request.parameters
         response["outputs"] = outputs
-        return response
+        return orjson.dumps(response, option=orjson.OPT_SERIALIZE_NUMPY)
 
     def wants_probabilities(self, request: V2Request) -> bool:
         return PROBA_OUTPUT in request.outputs

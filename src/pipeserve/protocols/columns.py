@@ -1,0 +1,324 @@
+"""The one input validator, by column: every protocol's values are checked here.
+
+A codec (friendly, KServe V1, V2, the batch reader) gathers the values of each feature into one
+column (a list of parsed JSON values, or a NumPy array read from binary tensor data) and says
+where each value came from with a *locator*: ``(feature index, row) -> field`` in that
+protocol's own terms (``instances[7].sepal_length``, ``inputs.x.data[7][0]``). This module checks
+each column vectorised (one ``set(map(type, ...))``, one array conversion, one ``isfinite``);
+only when a check fails does it walk the column to locate each offending value, with the same
+per-value rule (:meth:`ColumnValidator.value_problem`), so the fast path and the error messages
+cannot disagree.
+
+Rules, per feature dtype of the bundle:
+
+* ``float64``: a JSON number (not a boolean), finite; within the declared tensor type's range
+  when the wire declares one (an ``FP32`` tensor holding ``1e300`` does not fit);
+* ``int64``: an integer, within int64 (and the declared tensor type's range: ``INT8`` holds
+  -128 to 127);
+* ``string``: a non-empty string of at most ``max_string_length`` characters, one of the known
+  categories when the bundle lists them.
+
+Pure: no Flask, no HTTP status; raises :class:`~pipeserve.errors.InvalidInputError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pipeserve.bundle.manifest import FeatureSpec
+from pipeserve.errors import InvalidInputError
+
+# Longest string accepted for a string feature unless configured otherwise (an address fits).
+MAX_STRING_LENGTH = 1000
+STRING_LENGTH_SETTING = "PIPESERVE_MAX_STRING_LENGTH"
+
+Kind = Literal["number", "integer", "string"]
+Locator = Callable[[int, int], str]
+"""``(feature index, row) -> field``: where a value came from, in the protocol's terms."""
+
+Column = NDArray[Any]
+RawColumn = Sequence[Any] | NDArray[Any]
+
+_KINDS: dict[str, Kind] = {"float64": "number", "int64": "integer", "string": "string"}
+# What a JSON value is called in messages.
+_JSON_NAMES: dict[type, str] = {
+    str: "a string",
+    bool: "a boolean",
+    type(None): "null",
+    list: "an array",
+    tuple: "an array",
+    dict: "an object",
+    int: "an integer",
+    float: "a number",
+}
+_KIND_NAMES: dict[Kind, str] = {"number": "a number", "integer": "an integer", "string": "a string"}
+_NUMBER_TYPES = frozenset({float, int})
+_INT64 = np.iinfo(np.int64)
+NOT_FINITE = "must be a finite number (NaN and Infinity are not allowed)"
+EMPTY = "must not be empty"
+REQUIRED = "is required"
+
+
+def json_name(value: Any) -> str:
+    """``a string``, ``null``, ``an array``...: how a message names what was sent."""
+    name = _JSON_NAMES.get(type(value))
+    if name is not None:
+        return name
+    if isinstance(value, np.generic):
+        return "an integer" if isinstance(value, np.integer) else "a number"
+    return type(value).__name__
+
+
+@dataclass(frozen=True)
+class WireType:
+    """The type a wire format declares for a column (a V2 tensor's datatype): its values must
+    fit it. ``integral`` types refuse fractions; ``low``/``high`` bound the values."""
+
+    name: str
+    integral: bool
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, name: str, dtype: str) -> WireType:
+        """The wire type ``name`` stored as NumPy ``dtype``."""
+        numpy_type = np.dtype(dtype)
+        info: np.iinfo[Any] | np.finfo[Any] = (
+            np.iinfo(numpy_type) if numpy_type.kind in "iu" else np.finfo(numpy_type)
+        )
+        return cls(name, numpy_type.kind in "iu", float(info.min), float(info.max))
+
+    def problem(self, value: float) -> str | None:
+        if self.integral and not float(value).is_integer():
+            return f"must be an integer: the tensor is {self.name}, got {value!r}"
+        if not self.low <= value <= self.high:
+            return f"does not fit {self.name} ({self.low:g} to {self.high:g}), got {value!r}"
+        return None
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """What one feature accepts (from the bundle's manifest and the server's settings)."""
+
+    name: str
+    kind: Kind
+    max_length: int = MAX_STRING_LENGTH
+    categories: frozenset[str] | None = None
+
+    @property
+    def expected(self) -> str:
+        return _KIND_NAMES[self.kind]
+
+    @property
+    def numpy_dtype(self) -> type:
+        """How the validated column is stored: float64, int64, or Python strings."""
+        return {"number": np.float64, "integer": np.int64, "string": object}[self.kind]
+
+
+class ColumnValidator:
+    """Validate and convert columns for one bundle's features (built once per model version)."""
+
+    def __init__(
+        self,
+        features: Sequence[FeatureSpec],
+        max_string_length: int = MAX_STRING_LENGTH,
+        categories: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        """``categories`` lists the allowed values of string features that have a closed set."""
+        known = categories or {}
+        self.specs: tuple[ColumnSpec, ...] = tuple(
+            ColumnSpec(
+                feature.name,
+                _KINDS[feature.dtype],
+                max_string_length,
+                frozenset(known[feature.name]) if feature.name in known else None,
+            )
+            for feature in features
+        )
+        self.names: tuple[str, ...] = tuple(spec.name for spec in self.specs)
+        self.index: dict[str, int] = {name: i for i, name in enumerate(self.names)}
+        self.max_string_length = max_string_length
+        self.numeric = all(spec.kind != "string" for spec in self.specs)
+        self.unknown_feature = (
+            f"is not a feature of this model (expected only: {', '.join(self.names)})"
+        )
+
+    def validate(
+        self,
+        columns: Sequence[RawColumn],
+        locate: Locator,
+        wire: Sequence[WireType | None] | None = None,
+    ) -> dict[str, Column]:
+        """The columns (one per feature, in feature order, of equal length) converted to arrays.
+
+        Raises :class:`InvalidInputError` listing every offending value, row by row, each
+        located by ``locate``.
+        """
+        converted: dict[str, Column] = {}
+        problems: list[tuple[int, int, str]] = []
+        for index, values in enumerate(columns):
+            column, found = self.column(index, values, wire[index] if wire else None)
+            if found:
+                problems.extend((row, index, message) for row, message in found)
+            else:
+                converted[self.names[index]] = column  # type: ignore[assignment]
+        if problems:
+            raise located_error(problems, locate)
+        return converted
+
+    def column(
+        self, index: int, values: RawColumn, wire: WireType | None = None
+    ) -> tuple[Column | None, list[tuple[int, str]]]:
+        """Feature ``index``'s column as an array, or the ``(row, message)`` of each bad value."""
+        spec = self.specs[index]
+        if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
+            return self._numeric_array(spec, values)
+        sequence: Sequence[Any] = values  # type: ignore[assignment]  # not a numeric array
+        if spec.kind == "string":
+            return self._strings(spec, sequence)
+        return self._numbers(spec, sequence, wire)
+
+    def value_problem(self, index: int, value: Any, wire: WireType | None = None) -> str | None:
+        """What is wrong with one value of feature ``index`` (``None``: nothing). The definition
+        of validity; the vectorised checks prove its absence for whole columns."""
+        spec = self.specs[index]
+        if spec.kind == "string":
+            return _string_problem(spec, value)
+        return _number_problem(spec, value, wire)
+
+    # --- vectorised checks ------------------------------------------------------------------
+
+    def _numbers(
+        self, spec: ColumnSpec, values: Sequence[Any], wire: WireType | None
+    ) -> tuple[Column | None, list[tuple[int, str]]]:
+        types = set(map(type, values))
+        allowed = {int} if spec.kind == "integer" else _NUMBER_TYPES
+        if types <= allowed and (wire is None or self._fits(values, types, wire)):
+            try:
+                array: Column = np.array(values, dtype=spec.numpy_dtype)
+            except OverflowError:  # an integer beyond int64: located below
+                pass
+            else:
+                if float not in types or np.isfinite(array).all():
+                    return array, []
+        return None, self._locate(spec, values, wire)
+
+    @staticmethod
+    def _fits(values: Sequence[Any], types: set[type], wire: WireType) -> bool:
+        if not values:
+            return True
+        if wire.integral and float in types and not all(map(float.is_integer, map(float, values))):
+            return False
+        return bool(wire.low <= min(values) and max(values) <= wire.high)
+
+    def _strings(
+        self, spec: ColumnSpec, values: Sequence[Any]
+    ) -> tuple[Column | None, list[tuple[int, str]]]:
+        if set(map(type, values)) <= {str}:
+            lengths = list(map(len, values))
+            fits = not lengths or (min(lengths) > 0 and max(lengths) <= spec.max_length)
+            if fits and (spec.categories is None or spec.categories.issuperset(values)):
+                array: Column = np.empty(len(values), dtype=object)
+                array[:] = values
+                return array, []
+        return None, self._locate(spec, values, None)
+
+    def _numeric_array(
+        self, spec: ColumnSpec, values: NDArray[Any]
+    ) -> tuple[Column | None, list[tuple[int, str]]]:
+        """A column read from binary tensor data: the wire type already fits by construction."""
+        if spec.kind == "string":  # the codecs refuse such tensors by datatype first
+            return None, [(0, "must be a string, got a number")]
+        if values.dtype.kind == "b":
+            return None, [(0, f"must be {spec.expected}, got a boolean")]
+        if values.dtype.kind == "f":
+            bad = np.flatnonzero(~np.isfinite(values))
+            if bad.size:
+                return None, [(int(row), NOT_FINITE) for row in bad]
+            if spec.kind == "integer":
+                fractional = np.flatnonzero(values != np.round(values))
+                if fractional.size:
+                    return None, [(int(r), "must be an integer, got a number") for r in fractional]
+        if spec.kind == "integer" and values.dtype == np.uint64:
+            too_big = np.flatnonzero(values > _INT64.max)
+            if too_big.size:
+                return None, [
+                    (int(r), f"does not fit a 64-bit integer, got {int(values[r])}")
+                    for r in too_big
+                ]
+        return values.astype(spec.numpy_dtype, copy=False), []
+
+    def _locate(
+        self, spec: ColumnSpec, values: Sequence[Any], wire: WireType | None
+    ) -> list[tuple[int, str]]:
+        index = self.index[spec.name]
+        found = []
+        for row, value in enumerate(values):
+            message = self.value_problem(index, value, wire)
+            if message is not None:
+                found.append((row, message))
+        return found
+
+
+def _string_problem(spec: ColumnSpec, value: Any) -> str | None:
+    if type(value) is not str:
+        return f"must be a string, got {json_name(value)}"
+    if not value:
+        return EMPTY
+    if len(value) > spec.max_length:
+        return f"is too long: at most {spec.max_length} characters ({STRING_LENGTH_SETTING})"
+    if spec.categories is not None and value not in spec.categories:
+        return f"is not a known category (one of: {', '.join(sorted(spec.categories))})"
+    return None
+
+
+def _number_problem(spec: ColumnSpec, value: Any, wire: WireType | None) -> str | None:
+    if type(value) not in _NUMBER_TYPES and not _is_numpy_number(value):
+        return f"must be {spec.expected}, got {json_name(value)}"
+    if spec.kind == "integer" and not _is_integer(value):
+        return f"must be an integer, got {json_name(value)}"
+    problem = wire.problem(value) if wire is not None else None
+    if problem is None and not np.isfinite(value):
+        problem = NOT_FINITE
+    if problem is None and spec.kind == "integer" and not _INT64.min <= value <= _INT64.max:
+        problem = f"does not fit a 64-bit integer, got {value!r}"
+    return problem
+
+
+def _is_numpy_number(value: Any) -> bool:
+    return isinstance(value, np.integer | np.floating)
+
+
+def _is_integer(value: Any) -> bool:
+    return type(value) is int or isinstance(value, np.integer)
+
+
+def located_error(problems: Sequence[tuple[int, int, str]], locate: Locator) -> InvalidInputError:
+    """One error listing ``(row, feature index, message)`` problems row by row."""
+    errors = [
+        {"field": locate(index, row), "message": message}
+        for row, index, message in sorted(problems, key=lambda p: (p[0], p[1]))
+    ]
+    return invalid_fields(errors)
+
+
+def invalid(field: str, message: str) -> InvalidInputError:
+    """An :class:`InvalidInputError` for one field."""
+    return invalid_fields([{"field": field, "message": message}])
+
+
+def invalid_fields(errors: list[dict[str, str]]) -> InvalidInputError:
+    return InvalidInputError(summarize_errors(errors), errors=errors)
+
+
+def summarize_errors(errors: Sequence[Mapping[str, str]]) -> str:
+    """One sentence naming the first problem and how many more there are."""
+    first = errors[0]
+    extra = len(errors) - 1
+    more = f" (and {extra} more problem{'s' if extra > 1 else ''})" if extra else ""
+    return f"{first['field']} {first['message']}{more}"

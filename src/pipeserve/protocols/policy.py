@@ -1,0 +1,82 @@
+"""Request policy shared by the three protocols: row limits, envelope messages, rounding.
+
+Each rule and its message is written here once, so the friendly API, KServe V1 and V2 refuse
+the same mistake in the same words (only the field, in each protocol's terms, differs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pipeserve.errors import InvalidInputError
+from pipeserve.protocols.columns import invalid, json_name
+
+# Probabilities in the friendly API and V1 are rounded to this many digits (V2 sends FP64 as is).
+PROBABILITY_DIGITS = 6
+BODY = "(body)"
+
+
+def check_row_count(count: int, max_instances: int, field: str) -> None:
+    """Raise :class:`InvalidInputError` at ``field`` unless 1 <= ``count`` <= ``max_instances``."""
+    if count == 0:
+        raise invalid(field, "must be a non-empty array (at least 1 item): no rows to score")
+    if count > max_instances:
+        raise invalid(
+            field,
+            f"has too many rows: at most {max_instances} per request "
+            "(PIPESERVE_MAX_INSTANCES); split the batch",
+        )
+
+
+def require_object(document: Any, field: str = BODY) -> dict[str, Any]:
+    """``document`` if it is a JSON object, else :class:`InvalidInputError`."""
+    if type(document) is not dict:
+        noun = "a JSON object" if field == BODY else "an object"
+        raise invalid(field, f"must be {noun}, got {json_name(document)}")
+    return document
+
+
+def refuse_unknown_fields(
+    document: dict[str, Any],
+    known: Sequence[str],
+    prefix: str = "",
+    message: str = "is not a field of this request (expected: {known})",
+) -> None:
+    """Raise :class:`InvalidInputError` naming the first key of ``document`` not in ``known``."""
+    for key in document:
+        if key not in known:
+            raise invalid(f"{prefix}{key}", message.format(known=", ".join(known)))
+
+
+def require_list(document: dict[str, Any], key: str) -> list[Any]:
+    """``document[key]`` if it is an array; :class:`InvalidInputError` if missing or not."""
+    if key not in document:
+        raise invalid(key, "is required")
+    value = document[key]
+    if type(value) is not list:
+        raise invalid(key, f"must be an array, got {json_name(value)}")
+    return value
+
+
+def boolean(value: Any, field: str) -> bool:
+    """``value`` if it is ``true`` or ``false``."""
+    if type(value) is not bool:
+        raise invalid(field, f"must be a boolean: true or false, got {json_name(value)}")
+    return value
+
+
+def rounded(probabilities: NDArray[np.float64]) -> list[list[float]]:
+    """Probabilities as nested lists, rounded for the friendly API and V1."""
+    rows: list[list[float]] = np.round(probabilities, PROBABILITY_DIGITS).tolist()
+    return rows
+
+
+def place_model_error(error: InvalidInputError, field: str) -> None:
+    """Give the inference core's errors (which know no wire field) the protocol's ``field`` for
+    the rows as a whole (``instances``, ``inputs``)."""
+    for item in error.details.get("errors", []):
+        item.setdefault("field", field)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
 import threading
-import uuid
 import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -81,16 +81,18 @@ def settings() -> Settings:
 
 
 def _assign_request_id() -> None:
-    supplied = request.headers.get(REQUEST_ID_HEADER, "")
+    supplied = request.headers.get(REQUEST_ID_HEADER)
     # A caller's id is kept for tracing only if it cannot forge log lines or headers.
-    g.request_id = supplied if _SAFE_REQUEST_ID.match(supplied) else uuid.uuid4().hex
-    g.max_body_bytes = current_app.config.get("MAX_CONTENT_LENGTH")
+    g.request_id = (
+        supplied if supplied and _SAFE_REQUEST_ID.match(supplied) else os.urandom(16).hex()
+    )
 
 
 def _echo_request_id(response: Response) -> Response:
     request_id = g.get("request_id")
     if request_id:
-        response.headers[REQUEST_ID_HEADER] = request_id
+        # add(), not item assignment: nothing else sets it, and add() does not scan the headers.
+        response.headers.add(REQUEST_ID_HEADER, request_id)
     return response
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter as Tally
 from typing import Any
 
 from apiflask import APIBlueprint
@@ -28,6 +29,7 @@ from prometheus_client import (
 )
 from prometheus_client.exposition import choose_encoder
 
+from pipeserve.errors import ModelNotFoundError
 from pipeserve.inference.predictor import Prediction
 from pipeserve.inference.registry import ModelEntry, ModelRegistry
 
@@ -90,10 +92,7 @@ class Metrics:
     def record_prediction(self, entry: ModelEntry, prediction: Prediction) -> None:
         """Count predicted rows by class (called by the data plane after each prediction)."""
         version = entry.version or ""
-        counts: dict[str, int] = {}
-        for label in prediction.labels:
-            counts[label] = counts.get(label, 0) + 1
-        for label, count in counts.items():
+        for label, count in Tally(prediction.labels).items():
             self.predictions.labels(entry.name, version, label).inc(count)
 
     def describe_models(self, registry: ModelRegistry) -> None:
@@ -129,6 +128,9 @@ class Metrics:
 def install_metrics(app: Flask, metrics: Metrics, registry: ModelRegistry) -> None:
     """Count and time every request of ``app``; ``registry`` tells which model names are real."""
     app.extensions[_EXTENSION_KEY] = (metrics, registry)
+    # The labelled children, looked up once per label set (``labels()`` validates and locks).
+    counters: dict[tuple[str, str, int, str], Any] = {}
+    timers: dict[tuple[str, str, str], Any] = {}
 
     def start() -> None:
         g.metrics_started = time.perf_counter()
@@ -139,11 +141,22 @@ def install_metrics(app: Flask, metrics: Metrics, registry: ModelRegistry) -> No
         if started is None:
             return response
         metrics.in_flight.dec()
-        route = request.url_rule.rule if request.url_rule else "unmatched"
+        rule = request.url_rule
+        route = rule.rule if rule is not None else "unmatched"
         name = (request.view_args or {}).get("name", "")
         model = name if name and _is_configured(registry, name) else ""
-        metrics.requests.labels(route, request.method, str(response.status_code), model).inc()
-        metrics.latency.labels(route, request.method, model).observe(time.perf_counter() - started)
+        method = request.method
+        status = response.status_code
+        counter = counters.get((route, method, status, model))
+        if counter is None:
+            counter = counters[route, method, status, model] = metrics.requests.labels(
+                route, method, str(status), model
+            )
+        counter.inc()
+        timer = timers.get((route, method, model))
+        if timer is None:
+            timer = timers[route, method, model] = metrics.latency.labels(route, method, model)
+        timer.observe(time.perf_counter() - started)
         return response
 
     app.before_request(start)
@@ -151,7 +164,11 @@ def install_metrics(app: Flask, metrics: Metrics, registry: ModelRegistry) -> No
 
 
 def _is_configured(registry: ModelRegistry, name: str) -> bool:
-    return any(model.name == name for model in registry.models())
+    try:
+        registry.served_model(name)
+    except ModelNotFoundError:
+        return False
+    return True
 
 
 @metrics_blueprint.get("/metrics")

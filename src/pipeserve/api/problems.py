@@ -12,7 +12,7 @@ from http import HTTPStatus
 from typing import Any
 
 import orjson
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from pipeserve import errors
@@ -127,7 +127,7 @@ def _http_error(error: HTTPException) -> Response:
     if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
         return _internal()
     if status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
-        limit = g.get("max_body_bytes")
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
         return _answer(
             status,
             f"the request body is larger than the limit of {limit} bytes "

@@ -8,6 +8,7 @@ scripts and styles, and gets a policy that allows exactly those from this server
 from __future__ import annotations
 
 from flask import Flask, Response, request
+from werkzeug.datastructures import Headers
 
 from pipeserve.settings import Settings
 
@@ -32,26 +33,35 @@ _CORS_EXPOSED = "X-Request-ID, X-Model-Version"
 def install_security_headers(app: Flask, settings: Settings) -> None:
     """Add the security headers (and CORS headers for configured origins) to every response."""
     origins = frozenset(settings.cors_origins)
+    api_headers = (*_API_HEADERS, ("Cache-Control", "no-store"))
+    docs_headers = (*_DOCS_HEADERS, ("Cache-Control", "no-store"))
 
     def secure(response: Response) -> Response:
         headers = response.headers
-        docs = request.path == "/docs" or request.path.startswith("/docs/")
+        path = request.path
+        if path.startswith("/docs") and (len(path) == 5 or path[5] == "/"):
+            chosen = _DOCS_HEADERS if path.startswith("/docs/assets") else docs_headers
+        else:
+            chosen = api_headers
         # add(), not setdefault(): no view sets these, and add() does not scan the headers.
-        for name, value in _DOCS_HEADERS if docs else _API_HEADERS:
+        for name, value in chosen:
             headers.add(name, value)
-        if not request.path.startswith("/docs/assets"):
-            headers.add("Cache-Control", "no-store")
         if request.is_secure:  # behind a TLS-terminating router (X-Forwarded-Proto: https)
             headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        origin = request.headers.get("Origin")
-        if origin and ("*" in origins or origin in origins):
-            headers["Access-Control-Allow-Origin"] = origin
-            headers["Access-Control-Expose-Headers"] = _CORS_EXPOSED
-            headers.add("Vary", "Origin")
-            if request.method == "OPTIONS":
-                headers["Access-Control-Allow-Methods"] = _CORS_METHODS
-                headers["Access-Control-Allow-Headers"] = _CORS_HEADERS
-                headers["Access-Control-Max-Age"] = "600"
+        if origins:
+            _cors(headers, origins)
         return response
 
     app.after_request(secure)
+
+
+def _cors(headers: Headers, origins: frozenset[str]) -> None:
+    origin = request.headers.get("Origin")
+    if origin and ("*" in origins or origin in origins):
+        headers["Access-Control-Allow-Origin"] = origin
+        headers["Access-Control-Expose-Headers"] = _CORS_EXPOSED
+        headers.add("Vary", "Origin")
+        if request.method == "OPTIONS":
+            headers["Access-Control-Allow-Methods"] = _CORS_METHODS
+            headers["Access-Control-Allow-Headers"] = _CORS_HEADERS
+            headers["Access-Control-Max-Age"] = "600"

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any, Literal
 
 import numpy as np
@@ -144,6 +145,7 @@ class ColumnValidator:
         self.index: dict[str, int] = {name: i for i, name in enumerate(self.names)}
         self.max_string_length = max_string_length
         self.numeric = all(spec.kind != "string" for spec in self.specs)
+        self._all_floats = bool(self.specs) and all(spec.kind == "number" for spec in self.specs)
         self.unknown_feature = (
             f"is not a feature of this model (expected only: {', '.join(self.names)})"
         )
@@ -159,6 +161,10 @@ class ColumnValidator:
         Raises :class:`InvalidInputError` listing every offending value, row by row, each
         located by ``locate``.
         """
+        if wire is None and self._all_floats:
+            matrix = _float_matrix(columns)
+            if matrix is not None:  # one check and one conversion for all the columns
+                return dict(zip(self.names, matrix, strict=True))
         converted: dict[str, Column] = {}
         problems: list[tuple[int, int, str]] = []
         for index, values in enumerate(columns):
@@ -263,6 +269,20 @@ class ColumnValidator:
             if message is not None:
                 found.append((row, message))
         return found
+
+
+def _float_matrix(columns: Sequence[RawColumn]) -> NDArray[np.float64] | None:
+    """``(n_features, n_rows)`` floats when every value of every column is a finite JSON
+    number, else ``None`` (then each column is checked on its own to name the problems)."""
+    if any(isinstance(column, np.ndarray) for column in columns):
+        return None
+    types = set(map(type, chain.from_iterable(columns)))
+    if not types <= _NUMBER_TYPES:
+        return None
+    matrix = np.array(columns, dtype=np.float64)
+    if float in types and not np.isfinite(matrix).all():
+        return None
+    return matrix
 
 
 def _string_problem(spec: ColumnSpec, value: Any) -> str | None:

@@ -14,7 +14,9 @@ Pure: bytes in, plain data out; no Flask.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any, Literal
 
 import orjson
@@ -36,6 +38,7 @@ from pipeserve.protocols.policy import (
 )
 
 _FIELDS = ("instances", "probabilities")
+_ITEM_KEYS = ("label", "probabilities")
 
 
 @dataclass(frozen=True)
@@ -86,18 +89,17 @@ class FriendlyCodec:
 
     def encode(self, prediction: Prediction) -> bytes:
         """The response body for ``prediction``."""
-        items: list[dict[str, Any]]
+        items: Iterable[dict[str, Any]]
         if prediction.probabilities is None:
             items = [{"label": label} for label in prediction.labels]
         else:
-            classes = self._classes
-            items = [
-                {"label": label, "probabilities": dict(zip(classes, row, strict=True))}
-                for label, row in zip(
-                    prediction.labels, rounded(prediction.probabilities), strict=True
-                )
-            ]
-        return b'{"model":%b,"predictions":%b}' % (self._model_ref, orjson.dumps(items))
+            # map() keeps the per-row work in C: a 1000-row answer is built in a fraction of
+            # the time of a comprehension.
+            by_class = map(dict, map(zip, repeat(self._classes), rounded(prediction.probabilities)))
+            items = map(
+                dict, map(zip, repeat(_ITEM_KEYS), zip(prediction.labels, by_class, strict=True))
+            )
+        return b'{"model":%b,"predictions":%b}' % (self._model_ref, orjson.dumps(list(items)))
 
 
 def request_model(

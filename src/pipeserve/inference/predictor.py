@@ -222,8 +222,8 @@ class Predictor:
             if f.minimum is not None and f.maximum is not None
         )
         message = (
-            "the instances hold numbers too large for this model to compute with (its pipeline "
-            "overflowed); send values in the units it was trained on"
+            "hold numbers too large for this model to compute with (its pipeline overflowed); "
+            "send values in the units it was trained on"
             + (f" (training data: {seen})" if seen else "")
         )
         # No field: the core knows no wire format; each protocol names its rows (see

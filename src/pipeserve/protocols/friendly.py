@@ -23,12 +23,13 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from pipeserve.bundle.manifest import FastPath, FeatureSpec, Lineage, Manifest
+from pipeserve.errors import InvalidInputError
 from pipeserve.inference.predictor import Prediction
 from pipeserve.inference.registry import ModelEntry, ServedModel
 from pipeserve.inference.schema import schema_title
 from pipeserve.protocols.columns import Column
 from pipeserve.protocols.instances import InstanceDecoder
-from pipeserve.protocols.jsonbody import ensure_unique_keys, loads
+from pipeserve.protocols.jsonbody import ensure_unique_keys, loads, parse_json
 from pipeserve.protocols.policy import (
     boolean,
     refuse_unknown_fields,
@@ -77,6 +78,13 @@ class FriendlyCodec:
         Raises :class:`MalformedRequestError` when the body is not JSON (or not UTF-8) and
         :class:`InvalidInputError` naming every offending field otherwise.
         """
+        try:
+            return self._decode(body)
+        except InvalidInputError:
+            parse_json(body)  # a key named twice makes the body malformed, whatever else is wrong
+            raise
+
+    def _decode(self, body: bytes) -> PredictRequest:
         document = require_object(loads(body))
         refuse_unknown_fields(document, _FIELDS)
         instances = require_list(document, "instances")

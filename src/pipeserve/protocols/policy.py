@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pipeserve.errors import InvalidInputError
-from pipeserve.protocols.columns import invalid, json_name
+from pipeserve.protocols.columns import invalid, json_name, summarize_errors
 
 # Probabilities in the friendly API and V1 are rounded to this many digits (V2 sends FP64 as is).
 PROBABILITY_DIGITS = 6
@@ -78,5 +78,9 @@ def rounded(probabilities: NDArray[np.float64]) -> list[list[float]]:
 def place_model_error(error: InvalidInputError, field: str) -> None:
     """Give the inference core's errors (which know no wire field) the protocol's ``field`` for
     the rows as a whole (``instances``, ``inputs``)."""
-    for item in error.details.get("errors", []):
-        item.setdefault("field", field)
+    errors = error.details.get("errors", [])
+    unplaced = [item for item in errors if "field" not in item]
+    for item in unplaced:
+        item["field"] = field
+    if unplaced:
+        error.message = summarize_errors(errors)

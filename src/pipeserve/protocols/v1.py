@@ -21,11 +21,12 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeserve.errors import InvalidInputError
 from pipeserve.inference.predictor import Prediction
 from pipeserve.inference.registry import ModelEntry
 from pipeserve.protocols.columns import Column
 from pipeserve.protocols.instances import InstanceDecoder
-from pipeserve.protocols.jsonbody import ensure_unique_keys, loads
+from pipeserve.protocols.jsonbody import ensure_unique_keys, loads, parse_json
 from pipeserve.protocols.policy import (
     boolean,
     refuse_unknown_fields,
@@ -61,6 +62,13 @@ class V1Codec:
     def decode(self, body: bytes) -> V1Request:
         """Raises :class:`MalformedRequestError` or :class:`InvalidInputError` (naming every
         offending field)."""
+        try:
+            return self._decode(body)
+        except InvalidInputError:
+            parse_json(body)  # a key named twice makes the body malformed, whatever else is wrong
+            raise
+
+    def _decode(self, body: bytes) -> V1Request:
         document = require_object(loads(body))
         refuse_unknown_fields(document, _FIELDS)
         instances = require_list(document, "instances")

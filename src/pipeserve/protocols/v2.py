@@ -43,7 +43,7 @@ from pipeserve.protocols.columns import (
     invalid_fields,
 )
 from pipeserve.protocols.jsonbody import parse_json
-from pipeserve.protocols.policy import check_row_count
+from pipeserve.protocols.policy import check_row_count, require_object
 
 PREDICT_OUTPUT = "predict"
 PROBA_OUTPUT = "predict_proba"
@@ -183,14 +183,13 @@ _WIRE_TYPES = {name: WireType.of(name, _BINARY_DTYPES[name]) for name in sorted(
 
 
 def _flat(tensor: RequestInput) -> list[Any]:
-    """The tensor's values, row-major. Nested data must follow the shape (rows of the second
-    dimension's width), so that an array where a value belongs is refused as such; any other
-    nesting is flattened as Triton does, and then its count must match the shape."""
+    """The tensor's values, row-major. A [N] tensor's data is flat; a [N, M] tensor's may be
+    nested as N rows of M values (an array where a value belongs is then refused as such), any
+    other nesting is flattened as Triton does, and then its count must match the shape."""
     data = tensor.data or []
-    if not data or type(data[0]) is not list:
-        return data
-    width = tensor.shape[1] if len(tensor.shape) == 2 else 1
-    rows_of_width = set(map(type, data)) == {list} and set(map(len, data)) == {width}
+    if not data or type(data[0]) is not list or len(tensor.shape) != 2:
+        return data  # a [N] tensor's data is flat: an array in it is a value of the wrong type
+    rows_of_width = set(map(type, data)) == {list} and set(map(len, data)) == {tensor.shape[1]}
     if len(data) == tensor.shape[0] and rows_of_width:
         return list(chain.from_iterable(data))
     return _flatten(data)
@@ -280,7 +279,7 @@ class V2Codec:
 
     @staticmethod
     def _envelope(header: bytes) -> InferenceRequest:
-        document = parse_json(header)
+        document = require_object(parse_json(header))
         try:
             return InferenceRequest.model_validate(document)
         except ValidationError as error:

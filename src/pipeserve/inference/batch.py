@@ -13,12 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 import orjson
 import pandas as pd
+from numpy.typing import NDArray
 
-from pipeserve.errors import AddressNotFoundError, ConfigurationError, InvalidInputError
+from pipeserve.errors import AddressNotFoundError, ConfigurationError
 from pipeserve.inference.predictor import Predictor
 from pipeserve.inference.schema import InstanceValidator
+from pipeserve.protocols.columns import ColumnValidator
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 
@@ -166,7 +169,7 @@ def score_file(
     Columns other than the model's features are ignored. Raises :class:`ConfigurationError`
     for an unsupported file type or when a feature column is missing from the file.
     """
-    validator = InstanceValidator(predictor.manifest)
+    validator = InstanceValidator(predictor.manifest).columns
     text_columns = [f.name for f in predictor.manifest.features if f.dtype == "string"]
     report = BatchReport()
     writer = _Writer(output_path, predictor.classes, probabilities)
@@ -185,32 +188,55 @@ def score_file(
                         f"{predictor.feature_names}",
                         path=str(input_path),
                     )
-                rows, numbers = [], []
-                records = chunk[predictor.feature_names].to_dict("records")
-                for offset, record in enumerate(records):
-                    number = report.rows + offset
-                    try:
-                        rows.append(validator.validate_row(record))
-                        numbers.append(number)
-                    except InvalidInputError as error:
-                        reject(number, error.details["errors"])
+                columns, numbers = _valid_columns(validator, chunk, report.rows, reject)
                 scored = _predict_rejecting_addresses(
-                    predictor, rows, numbers, probabilities, reject
+                    predictor, columns, numbers, probabilities, reject
                 )
                 writer.write(scored)
                 report.scored += len(scored)
-                report.rows += len(records)
+                report.rows += len(chunk)
                 if progress is not None:
-                    progress(len(records))
+                    progress(len(chunk))
     finally:
         writer.close()
     return report
 
 
+def _valid_columns(
+    validator: ColumnValidator,
+    chunk: pd.DataFrame,
+    first: int,
+    reject: Callable[[int, list[dict[str, Any]]], None],
+) -> tuple[dict[str, NDArray[Any]], NDArray[np.int64]]:
+    """The chunk's valid rows as validated columns, and their row numbers (``first`` is the
+    number of the chunk's first row); each invalid row goes to ``reject`` with every problem.
+    Validated by column, as the HTTP API does: rows are looked at only when a check fails."""
+    raw = [chunk[name].to_numpy() for name in validator.names]
+    problems: dict[int, list[dict[str, Any]]] = {}
+    columns: dict[str, NDArray[Any]] = {}
+    for index, name in enumerate(validator.names):
+        column, found = validator.column(index, raw[index])
+        for row, message in found:
+            problems.setdefault(row, []).append({"field": name, "message": message})
+        if column is not None:
+            columns[name] = column
+    numbers = np.arange(first, first + len(chunk))
+    if not problems:
+        return columns, numbers
+    for row in sorted(problems):
+        reject(first + row, problems[row])
+    keep = np.setdiff1d(np.arange(len(chunk)), np.fromiter(problems, dtype=np.int64))
+    valid = {}
+    for index, name in enumerate(validator.names):
+        column, _ = validator.column(index, raw[index][keep])
+        valid[name] = column
+    return valid, numbers[keep]  # type: ignore[return-value]  # every kept value is valid
+
+
 def _predict_rejecting_addresses(
     predictor: Predictor,
-    rows: list[dict[str, Any]],
-    numbers: list[int],
+    columns: dict[str, NDArray[Any]],
+    numbers: NDArray[np.int64],
     probabilities: bool,
     reject: Callable[[int, list[dict[str, Any]]], None],
 ) -> list[list[Any]]:
@@ -218,23 +244,29 @@ def _predict_rejecting_addresses(
     go to the rejects file and the others are scored again (one retry: the second call sees
     only addresses that were found)."""
     for _ in range(2):
-        if not rows:
+        if not len(numbers):
             return []
         try:
-            prediction = predictor.predict_rows(rows, probabilities=probabilities)
+            prediction = predictor.predict_columns(columns, probabilities=probabilities)
         except AddressNotFoundError as error:
             bad = set(error.details.get("rows", []))
             by_row = {e["row"]: e for e in error.details.get("errors", [])}
             for index in sorted(bad):
                 detail = by_row.get(index, {"field": "address", "message": "matches no place"})
-                reject(numbers[index], [{"field": detail["field"], "message": detail["message"]}])
-            rows = [r for i, r in enumerate(rows) if i not in bad]
-            numbers = [n for i, n in enumerate(numbers) if i not in bad]
+                reject(
+                    int(numbers[index]), [{"field": detail["field"], "message": detail["message"]}]
+                )
+            keep = np.array([i for i in range(len(numbers)) if i not in bad], dtype=np.int64)
+            columns = {name: column[keep] for name, column in columns.items()}
+            numbers = numbers[keep]
             continue
         proba = prediction.probabilities
+        rounded = proba.round(6).tolist() if proba is not None else None
         return [
-            [number, label, *([round(float(p), 6) for p in proba[i]] if proba is not None else [])]
-            for i, (number, label) in enumerate(zip(numbers, prediction.labels, strict=True))
+            [number, label, *(rounded[i] if rounded is not None else [])]
+            for i, (number, label) in enumerate(
+                zip(numbers.tolist(), prediction.labels, strict=True)
+            )
         ]
     raise AddressNotFoundError(  # pragma: no cover - the geocoder is deterministic
         "the geocoder rejected addresses it had accepted a moment before"

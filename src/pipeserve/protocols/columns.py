@@ -238,10 +238,11 @@ class ColumnValidator:
         self, spec: ColumnSpec, values: NDArray[Any]
     ) -> tuple[Column | None, list[tuple[int, str]]]:
         """A column read from binary tensor data: the wire type already fits by construction."""
-        if spec.kind == "string":  # the codecs refuse such tensors by datatype first
-            return None, [(0, "must be a string, got a number")]
-        if values.dtype.kind == "b":
-            return None, [(0, f"must be {spec.expected}, got a boolean")]
+        if spec.kind == "string" or values.dtype.kind == "b":  # every value is of the wrong type
+            got = "a boolean" if values.dtype.kind == "b" else "a number"
+            return None, [
+                (row, f"must be {spec.expected}, got {got}") for row in range(len(values))
+            ]
         if values.dtype.kind == "f":
             bad = np.flatnonzero(~np.isfinite(values))
             if bad.size:

@@ -152,7 +152,8 @@ def test_errors_follow_the_protocol(multi_client: FlaskClient) -> None:
         "/v2/models/iris/infer", data=b"x", headers={"Content-Encoding": "gzip"}
     )
     assert (wrong_type.status_code, missing.status_code, compressed.status_code) == (400, 400, 415)
-    assert missing.get_json()["error"] == "inputs.sepal_width is required (and 2 more problems)"
+    assert missing.get_json()["error"].startswith("inputs.sepal_width is required (missing input")
+    assert missing.get_json()["error"].endswith("(and 2 more problems)")
     assert "uncompressed" in compressed.get_json()["error"]
     assert multi_client.get("/v2/models/wine").status_code == 404
     assert multi_client.get("/v2/models/iris/versions/9/ready").status_code == 404

@@ -122,7 +122,7 @@ def test_binary_tensor_data_is_read_after_the_json_header(colours: ModelEntry) -
         ),
         (
             [_tensor("sepal_length", "FP64", [1], [1.0])],
-            "inputs.sepal_width is required (and 2 more problems)",
+            "inputs.sepal_width is required (missing input: sepal_width;",
         ),
         (
             [_tensor(name, "FP64", [1], [1.0]) for name in FEATURES]

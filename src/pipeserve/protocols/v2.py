@@ -403,9 +403,16 @@ class V2Codec:
                 )
             given[tensor.name] = tensor, flat
         missing = [name for name in self.features if name not in given]
-        if missing:  # the same words as a missing feature of an instance
+        if missing:  # the words of a missing feature of an instance, and V2's layouts
+            hint = "send one tensor per feature, or one 2-D tensor of all features"
             raise invalid_fields(
-                [{"field": f"inputs.{name}", "message": REQUIRED} for name in missing]
+                [
+                    {
+                        "field": f"inputs.{name}",
+                        "message": f"{REQUIRED} (missing input: {name}; {hint})",
+                    }
+                    for name in missing
+                ]
             )
         check_row_count(rows or 0, self.max_instances, "inputs")
         ordered = [given[name] for name in self.features]

@@ -161,7 +161,7 @@ class ColumnValidator:
         Raises :class:`InvalidInputError` listing every offending value, row by row, each
         located by ``locate``.
         """
-        if wire is None and self._all_floats:
+        if self._all_floats and (wire is None or not any(wire)):
             matrix = _float_matrix(columns)
             if matrix is not None:  # one check and one conversion for all the columns
                 return dict(zip(self.names, matrix, strict=True))

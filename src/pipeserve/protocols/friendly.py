@@ -14,7 +14,6 @@ Pure: bytes in, plain data out; no Flask.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import repeat
 from typing import Any, Literal
@@ -39,7 +38,6 @@ from pipeserve.protocols.policy import (
 )
 
 _FIELDS = ("instances", "probabilities")
-_ITEM_KEYS = ("label", "probabilities")
 
 
 @dataclass(frozen=True)
@@ -97,17 +95,18 @@ class FriendlyCodec:
 
     def encode(self, prediction: Prediction) -> bytes:
         """The response body for ``prediction``."""
-        items: Iterable[dict[str, Any]]
+        items: list[dict[str, Any]]
         if prediction.probabilities is None:
             items = [{"label": label} for label in prediction.labels]
         else:
-            # map() keeps the per-row work in C: a 1000-row answer is built in a fraction of
-            # the time of a comprehension.
+            # map() keeps building each class -> probability dict in C; the item itself is a
+            # dict display (measured: faster than a dict() of zipped keys).
             by_class = map(dict, map(zip, repeat(self._classes), rounded(prediction.probabilities)))
-            items = map(
-                dict, map(zip, repeat(_ITEM_KEYS), zip(prediction.labels, by_class, strict=True))
-            )
-        return b'{"model":%b,"predictions":%b}' % (self._model_ref, orjson.dumps(list(items)))
+            items = [
+                {"label": label, "probabilities": probabilities}
+                for label, probabilities in zip(prediction.labels, by_class, strict=True)
+            ]
+        return b'{"model":%b,"predictions":%b}' % (self._model_ref, orjson.dumps(items))
 
 
 def request_model(

@@ -179,7 +179,11 @@ class V2Request:
     parameters: Parameters | None
 
 
-_WIRE_TYPES = {name: WireType.of(name, _BINARY_DTYPES[name]) for name in sorted(_NUMERIC_TYPES)}
+# FP64 holds every JSON number (orjson refuses the rest), so it needs no range check.
+_WIRE_TYPES: dict[str, WireType | None] = {
+    name: WireType.of(name, _BINARY_DTYPES[name]) if name != "FP64" else None
+    for name in sorted(_NUMERIC_TYPES)
+}
 
 
 def _flat(tensor: RequestInput) -> list[Any]:

@@ -160,7 +160,10 @@ def test_openapi_prints_the_document_with_the_models(runner: CliRunner, model_di
 def test_train_reports_a_bad_params_file_by_key(
     runner: CliRunner, tmp_path: Path, iris_split: tuple[Path, Path]
 ) -> None:
-    (tmp_path / "params.yaml").write_text("train:\n  estimator: forest\n")
+    (tmp_path / "params.yaml").write_text(
+        "train:\n  pipeline: iris_example.pipeline:build\n  target: species\n"
+        "  estimator: forest\nbundle:\n  name: iris\n"
+    )
 
     result = runner.invoke(
         main,
@@ -176,4 +179,6 @@ def test_train_reports_a_bad_params_file_by_key(
     )
 
     assert result.exit_code == 1
-    assert "train.estimator" in result.output
+    assert "rejected its parameters" in result.output
+    assert "estimator" in result.output
+    assert "Traceback" not in result.output

@@ -28,10 +28,12 @@ _NUMPY_DTYPES: dict[str, type] = {"float64": np.float64, "int64": np.int64, "str
 @dataclass(frozen=True)
 class Prediction:
     """Labels for ``n`` rows and, when asked for, an ``(n, n_classes)`` probability matrix whose
-    columns follow :attr:`Predictor.classes`."""
+    columns follow :attr:`Predictor.classes`; for a regressor, ``values`` (one number a row) and
+    no labels."""
 
     labels: list[str]
     probabilities: NDArray[np.float64] | None
+    values: NDArray[np.float64] | None = None
 
 
 class Predictor:
@@ -48,6 +50,7 @@ class Predictor:
         one)."""
         self.manifest: Manifest = bundle.manifest
         self.classes: list[str] = list(self.manifest.classes)
+        self.is_regressor = self.manifest.task == "regression"
         self.feature_names: list[str] = self.manifest.feature_names
         self._class_array = np.asarray(self.classes, dtype=object)
         self._dtypes = {f.name: _NUMPY_DTYPES[f.dtype] for f in self.manifest.features}
@@ -109,7 +112,7 @@ class Predictor:
 
     def _check_consistent(self, bundle: LoadedBundle) -> None:
         fitted_classes = [str(c) for c in getattr(self._pipeline, "classes_", [])]
-        if fitted_classes != self.classes:
+        if fitted_classes != self.classes and not self.is_regressor:
             raise BundleError(
                 f"bundle {bundle.directory}: the pipeline's classes {fitted_classes} differ from "
                 f"the manifest's {self.classes}",
@@ -175,6 +178,8 @@ class Predictor:
         arithmetic (an engineered feature or a scaling step overflows).
         """
         features = frame[self.feature_names]
+        if self.is_regressor:
+            return self._regressed(features)
         if self._compiled is not None:
             compiled = self._compiled
             return self._computed(lambda: compiled.predict_proba_frame(features), probabilities)
@@ -190,6 +195,19 @@ class Predictor:
             except FloatingPointError as error:
                 raise self._too_large() from error
         return Prediction(labels, None)
+
+    # --- regressors: a number per row (no compiled path: compile.py makes one only for
+    # pipelines with probabilities) ---------------------------------------------------------
+
+    def _regressed(self, features: pd.DataFrame) -> Prediction:
+        try:
+            with np.errstate(over="raise", invalid="raise"):
+                values = np.asarray(self._pipeline.predict(features), dtype=np.float64).ravel()
+        except FloatingPointError as error:
+            raise self._too_large() from error
+        if not np.isfinite(values).all():
+            raise self._too_large()
+        return Prediction([], None, values)
 
     def _computed(
         self, compute: Callable[[], NDArray[np.float64]], probabilities: bool

@@ -115,6 +115,8 @@ class V1Codec:
 
     def encode(self, prediction: Prediction) -> dict[str, Any]:
         """The response document for ``prediction``."""
+        if prediction.values is not None:  # a regressor: one number per instance
+            return {"predictions": prediction.values.tolist()}
         document: dict[str, Any] = {"predictions": prediction.labels}
         if prediction.probabilities is not None:
             rounded = np.round(prediction.probabilities, 6).tolist()
@@ -147,7 +149,9 @@ class V1PredictRequest(_Doc):
 
 
 class V1PredictResponse(_Doc):
-    predictions: list[str] = Field(description="The predicted class of each instance.")
+    predictions: list[str] | list[float] = Field(
+        description="The predicted class (classifiers) or number (regressors) of each instance."
+    )
     probabilities: list[dict[str, float]] | None = Field(
         default=None, description="Per instance, each class's probability; only when asked for."
     )

@@ -89,7 +89,7 @@ def prepare(notebook: Path) -> None:
 
 SECTION = click.option(
     "--section",
-    help="params.yaml group of the model (for example credit); default: the top level.",
+    help="params.yaml group of the model (for example loans); default: the top level.",
 )
 PARAMS = click.option(
     "--params", "params_path", type=EXISTING_FILE, default="params.yaml", show_default=True

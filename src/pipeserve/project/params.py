@@ -13,7 +13,7 @@ traceback halfway through a run::
       name: my-model
       version: "1"
 
-A project with several models keeps each in a group of its own (``credit: {train: ..., bundle:
+A project with several models keeps each in a group of its own (``loans: {train: ..., bundle:
 ...}``) and names it with ``--section``.
 """
 
@@ -89,7 +89,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
 
 def read_section(path: Path, section: str | None) -> dict[str, Any]:
-    """The mapping at ``section`` (a dotted path such as ``credit`` or ``credit.prepare``) or
+    """The mapping at ``section`` (a dotted path such as ``loans`` or ``loans.prepare``) or
     the whole file.
 
     Raises :class:`ConfigurationError` when the section does not exist.

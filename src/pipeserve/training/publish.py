@@ -18,7 +18,7 @@ import orjson
 import pandas as pd
 
 from pipeserve.bundle.io import load_bundle, write_bundle
-from pipeserve.bundle.manifest import InputDigest, Lineage, Manifest
+from pipeserve.bundle.manifest import FastPath, InputDigest, Lineage, Manifest
 from pipeserve.bundle.trusted import Trust
 from pipeserve.errors import TrainingError
 from pipeserve.training.compile import ONNX_FILE, compile_pipeline
@@ -81,9 +81,14 @@ def publish(
         params=params,
     )
     manifest = bundle.manifest.model_copy(update={"metrics": metrics, "lineage": lineage})
-    compiled = compile_pipeline(bundle.pipeline, _input_rows(inputs, manifest))
-    manifest = manifest.model_copy(update={"fast_path": compiled.report})
-    extra = {ONNX_FILE: compiled.onnx} if compiled.onnx is not None else None
+    extra: dict[str, bytes] | None = None
+    if inputs:
+        compiled = compile_pipeline(bundle.pipeline, _input_rows(inputs, manifest))
+        manifest = manifest.model_copy(update={"fast_path": compiled.report})
+        extra = {ONNX_FILE: compiled.onnx} if compiled.onnx is not None else None
+    else:
+        reason = "no --input data to check a compiled form against"
+        manifest = manifest.model_copy(update={"fast_path": FastPath(reason=reason)})
     return write_bundle(output_dir, bundle.pipeline, manifest, extra)
 
 

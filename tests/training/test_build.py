@@ -241,3 +241,55 @@ def test_a_classifier_built_from_python_keeps_the_fast_path(tmp_path: Path) -> N
     assert manifest.task == "classification"
     assert manifest.classes == ["no", "yes"]
     assert manifest.fast_path is not None
+
+
+@pytest.fixture(scope="module")
+def strict_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlaskClient]:
+    """A regressor whose encoder refuses unseen districts (OneHotEncoder's default)."""
+    data = flats()
+    features = ColumnTransformer(
+        [("district", OneHotEncoder(), ["district"]), ("area", StandardScaler(), ["area"])]
+    )
+    pipeline = Pipeline([("features", features), ("model", Ridge())])
+    pipeline.fit(data.drop(columns="price"), data["price"])
+    output = tmp_path_factory.mktemp("strict") / "strict"
+    manifest = build_bundle(pipeline, data, output, target="price", name="strict", version="1")
+    assert manifest.features[0].categories == ["east", "north", "south"]
+    assert manifest.features[1].categories is None
+    settings = Settings(model_dir=output.parent, log_level="WARNING")
+    with create_app(settings).test_client() as client:
+        yield client
+
+
+def test_only_a_strict_encoder_makes_the_training_categories_the_allowed_values(
+    regression_bundle: Path, strict_client: FlaskClient
+) -> None:
+    lenient = load_bundle(regression_bundle, trust=Trust.with_types([HALVES])).manifest
+    row = {"district": "west", "area": 50.0}
+
+    friendly = strict_client.post("/api/v1/models/strict/predict", json={"instances": [row]})
+    v1 = strict_client.post("/v1/models/strict:predict", json={"instances": [["west", 50.0]]})
+    v2 = strict_client.post(
+        "/v2/models/strict/infer",
+        json={
+            "inputs": [
+                {"name": "district", "shape": [1], "datatype": "BYTES", "data": ["west"]},
+                {"name": "area", "shape": [1], "datatype": "FP64", "data": [50.0]},
+            ]
+        },
+    )
+
+    assert lenient.features[0].categories is None  # handle_unknown="ignore": any text
+    # KServe's protocols answer bad input with 400 and {"error": ...}; the friendly API 422.
+    assert friendly.status_code == 422
+    assert v1.status_code == v2.status_code == 400
+    assert "district" in v1.get_json()["error"]
+    assert "district" in v2.get_json()["error"]
+    (error,) = friendly.get_json()["errors"]
+    assert error["field"] == "instances[0].district"
+    assert "east, north, south" in error["message"]
+    assert "'west'" in error["message"]
+    known = strict_client.post(
+        "/api/v1/models/strict/predict", json={"instances": [{**row, "district": "east"}]}
+    )
+    assert known.status_code == 200

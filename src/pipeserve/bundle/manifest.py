@@ -31,6 +31,11 @@ class FeatureSpec(_Frozen):
     dtype: Literal["float64", "int64", "string"]
     minimum: float | None = Field(default=None, description="Smallest value seen in training.")
     maximum: float | None = Field(default=None, description="Largest value seen in training.")
+    categories: list[str] | None = Field(
+        default=None,
+        description="The only values accepted, when the pipeline's encoder refuses unknown "
+        "categories (handle_unknown='error'): those seen in training. None: any text.",
+    )
     description: str | None = None
 
 

@@ -51,6 +51,10 @@ class Predictor:
         self.manifest: Manifest = bundle.manifest
         self.classes: list[str] = list(self.manifest.classes)
         self.is_regressor = self.manifest.task == "regression"
+        # Text features whose encoder refuses unseen categories (FeatureSpec.categories).
+        self._closed = {
+            f.name: frozenset(f.categories) for f in self.manifest.features if f.categories
+        }
         self.feature_names: list[str] = self.manifest.feature_names
         self._class_array = np.asarray(self.classes, dtype=object)
         self._dtypes = {f.name: _NUMPY_DTYPES[f.dtype] for f in self.manifest.features}
@@ -178,6 +182,8 @@ class Predictor:
         arithmetic (an engineered feature or a scaling step overflows).
         """
         features = frame[self.feature_names]
+        if self._closed:
+            self._check_categories(features)
         if self.is_regressor:
             return self._regressed(features)
         if self._compiled is not None:
@@ -195,6 +201,25 @@ class Predictor:
             except FloatingPointError as error:
                 raise self._too_large() from error
         return Prediction(labels, None)
+
+    def _check_categories(self, features: pd.DataFrame) -> None:
+        errors: list[dict[str, str]] = []
+        for name, allowed in self._closed.items():
+            column = features[name]
+            refused = np.flatnonzero(~column.isin(allowed).to_numpy())  # rows located on failure
+            shown = ", ".join(sorted(allowed))
+            for row in refused.tolist():
+                value = column.iloc[row]
+                errors.append(
+                    {
+                        "field": f"instances[{row}].{name}",
+                        "message": f"must be one of the categories seen in training "
+                        f"({shown}), got {value!r}",
+                    }
+                )
+        if errors:
+            first = errors[0]
+            raise InvalidInputError(f"{first['field']} {first['message']}", errors=errors)
 
     # --- regressors: a number per row (no compiled path: compile.py makes one only for
     # pipelines with probabilities) ---------------------------------------------------------

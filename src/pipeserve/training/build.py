@@ -40,10 +40,36 @@ def describe_pipeline(
         task=task,
         estimator=estimator_name(pipeline),
         classes=classes,
-        features=describe_features(features),
+        features=describe_features(features, closed_category_columns(pipeline)),
         example=example_row(features),
         library_versions=library_versions(),
     )
+
+
+def closed_category_columns(estimator: Any) -> frozenset[str]:
+    """The input columns whose first encoder refuses categories unseen in training
+    (``handle_unknown="error"``, the default of scikit-learn's one-hot and ordinal encoders):
+    for those only, the training categories become the allowed values of the request schema.
+    Others accept any text and let the encoder decide (``handle_unknown="ignore"``, say)."""
+    from sklearn.compose import ColumnTransformer  # noqa: PLC0415
+    from sklearn.pipeline import Pipeline  # noqa: PLC0415
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder  # noqa: PLC0415
+
+    found: set[str] = set()
+
+    def visit(step: Any, columns: list[str] | None) -> None:
+        if isinstance(step, Pipeline):
+            visit(step.steps[0][1], columns)
+        elif isinstance(step, ColumnTransformer):
+            for _, transformer, selected in step.transformers_:
+                names = [selected] if isinstance(selected, str) else selected
+                if isinstance(names, list) and all(isinstance(n, str) for n in names):
+                    visit(transformer, names)
+        elif isinstance(step, OneHotEncoder | OrdinalEncoder) and step.handle_unknown == "error":
+            found.update(columns or [str(n) for n in getattr(step, "feature_names_in_", [])])
+
+    visit(estimator, None)
+    return frozenset(found)
 
 
 def check_trusted(pipeline: Any, trust: Trust) -> None:

@@ -77,10 +77,19 @@ def is_text_feature(column: pd.Series) -> bool:
     return not pd.api.types.is_numeric_dtype(column)
 
 
-def describe_features(features: pd.DataFrame) -> list[FeatureSpec]:
-    """Name, dtype and range seen in training of each feature column (no range for text)."""
+def describe_features(
+    features: pd.DataFrame, closed: frozenset[str] = frozenset()
+) -> list[FeatureSpec]:
+    """Name, dtype and range seen in training of each feature column (no range for text); the
+    text columns in ``closed`` (whose encoder refuses unknown values) list their categories."""
     return [
-        FeatureSpec(name=str(name), dtype="string")
+        FeatureSpec(
+            name=str(name),
+            dtype="string",
+            categories=sorted(map(str, features[name].dropna().unique()))
+            if name in closed
+            else None,
+        )
         if is_text_feature(features[name])
         else FeatureSpec(
             name=str(name),

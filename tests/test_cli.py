@@ -274,3 +274,20 @@ def test_init_refuses_a_package_name_python_cannot_import(
 
     assert result.exit_code == 1
     assert "is not a Python package name" in result.output
+
+
+def test_serve_refuses_a_missing_trusted_types_file_before_starting(
+    runner: CliRunner, model_dir: Path, tmp_path: Path
+) -> None:
+    # Settings through the environment only: CliRunner restores it (serve's options do not).
+    result = runner.invoke(
+        main,
+        ["serve"],
+        env={
+            "PIPESERVE_MODEL_DIR": str(model_dir),
+            "PIPESERVE_TRUSTED_TYPES_FILE": str(tmp_path / "trusted_types.txt"),
+        },
+    )
+
+    assert result.exit_code == 1
+    assert "trusted_types.txt does not exist" in result.output

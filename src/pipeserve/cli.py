@@ -310,6 +310,9 @@ def serve(host: str | None, port: int | None, workers: int | None, model_dir: Pa
     settings = Settings()
     if not settings.model_paths:
         discover_repository(settings.model_dir)  # fail here, clearly, not in every worker
+    from pipeserve.bundle.trusted import configured_trust
+
+    configured_trust(settings.trusted_types, settings.trusted_types_file)  # same: a bad file
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
     argv = [gunicorn, "-c", "python:pipeserve.api.gunicorn_conf", "pipeserve.api:create_app()"]
     served = ", ".join(map(str, settings.model_paths)) or settings.model_dir

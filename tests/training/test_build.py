@@ -293,3 +293,21 @@ def test_only_a_strict_encoder_makes_the_training_categories_the_allowed_values(
         "/api/v1/models/strict/predict", json={"instances": [{**row, "district": "east"}]}
     )
     assert known.status_code == 200
+
+
+def test_batch_scoring_writes_a_value_per_row(regression_bundle: Path, tmp_path: Path) -> None:
+    import csv
+
+    from pipeserve.inference.batch import score_file
+    from pipeserve.inference.predictor import Predictor
+
+    predictor = Predictor(load_bundle(regression_bundle, trust=Trust.with_types([HALVES])))
+    flats().head(5).to_csv(tmp_path / "in.csv", index=False)
+
+    report = score_file(predictor, tmp_path / "in.csv", tmp_path / "out.csv", tmp_path / "r.jsonl")
+
+    with (tmp_path / "out.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert report.scored == 5
+    assert list(rows[0]) == ["row", "value"]
+    assert float(rows[0]["value"]) > 0

@@ -20,12 +20,17 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install $(PIP_FLAGS) --upgrade pip
 
-$(VENV)/.train: $(VENV)/bin/python pyproject.toml $(CONSTRAINTS)
-	$(BIN)/pip install $(PIP_FLAGS) -c $(CONSTRAINTS) -e '.[train]'
+# The examples are projects of their own (examples/*/pyproject.toml): their packages hold the
+# pipeline builders that params.yaml names, installed next to pipeserve as a user's would be.
+EXAMPLES := examples/iris examples/credit
+EXAMPLE_INSTALLS := $(foreach example,$(EXAMPLES),-e $(example))
+
+$(VENV)/.train: $(VENV)/bin/python pyproject.toml $(CONSTRAINTS) $(EXAMPLES:%=%/pyproject.toml)
+	$(BIN)/pip install $(PIP_FLAGS) -c $(CONSTRAINTS) -e '.[train]' $(EXAMPLE_INSTALLS)
 	touch $@
 
-$(VENV)/.dev: $(VENV)/bin/python pyproject.toml $(CONSTRAINTS)
-	$(BIN)/pip install $(PIP_FLAGS) -c $(CONSTRAINTS) -e '.[dev]'
+$(VENV)/.dev: $(VENV)/bin/python pyproject.toml $(CONSTRAINTS) $(EXAMPLES:%=%/pyproject.toml)
+	$(BIN)/pip install $(PIP_FLAGS) -c $(CONSTRAINTS) -e '.[dev]' $(EXAMPLE_INSTALLS)
 	touch $@ $(VENV)/.train
 
 .PHONY: install

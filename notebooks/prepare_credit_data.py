@@ -42,17 +42,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+from credit_example.params import PrepareParams
 from sklearn.model_selection import train_test_split
 
 from pipeserve.features.geocoders.gazetteer import default_places
 from pipeserve.features.geography import haversine_km
-from pipeserve.training.params import CreditParams, load_params, project_root
+from pipeserve.project.params import project_root, read_section
 
 ROOT = project_root(Path.cwd())
-params = load_params(ROOT / "params.yaml", "credit")
-if not isinstance(params, CreditParams):
-    raise TypeError("params.yaml's credit section did not parse as CreditParams")
-prepare = params.prepare
+prepare = PrepareParams.model_validate(read_section(ROOT / "params.yaml", "credit.prepare"))
 paths = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))["paths"]["credit"]
 rng = np.random.default_rng(prepare.seed)
 

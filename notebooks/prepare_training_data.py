@@ -33,10 +33,10 @@ import yaml
 from sklearn.datasets import load_iris
 from sklearn.model_selection import train_test_split
 
-from pipeserve.training.params import load_params, project_root
+from pipeserve.project.params import project_root, read_section
 
 ROOT = project_root(Path.cwd())
-params = load_params(ROOT / "params.yaml").prepare
+prepare = read_section(ROOT / "params.yaml", "prepare")
 paths = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))["paths"]
 
 # %% [markdown]
@@ -66,7 +66,7 @@ raw["species"].value_counts()
 
 # %%
 train, test = train_test_split(
-    raw, test_size=params.test_size, random_state=params.seed, stratify=raw["species"]
+    raw, test_size=prepare["test_size"], random_state=prepare["seed"], stratify=raw["species"]
 )
 pd.DataFrame({"train": train["species"].value_counts(), "test": test["species"].value_counts()})
 

@@ -23,9 +23,9 @@ from pipeserve.api import create_app
 from pipeserve.bundle.io import manifest_bytes, write_bundle
 from pipeserve.bundle.manifest import MANIFEST_FILE, FeatureSpec, Manifest
 from pipeserve.bundle.versions import library_versions
+from pipeserve.project.params import ProjectParams, load_params
 from pipeserve.settings import Settings
 from pipeserve.training.evaluate import evaluate
-from pipeserve.training.params import Params, TrainParams
 from pipeserve.training.publish import publish
 from pipeserve.training.train import train
 
@@ -57,9 +57,16 @@ def build_bundle(
     workdir: Path, split: tuple[Path, Path], estimator: str = "svm", name: str = "iris"
 ) -> Path:
     """Run train → evaluate → publish, as the DVC stages do, and return the bundle directory."""
-    params = Params(
-        train=TrainParams(estimator=estimator, products=PRODUCTS),  # type: ignore[arg-type]
-        bundle={"name": name, "version": "7"},  # type: ignore[arg-type]
+    params = ProjectParams.model_validate(
+        {
+            "train": {
+                "pipeline": "iris_example.pipeline:build",
+                "target": "species",
+                "estimator": estimator,
+                "products": PRODUCTS,
+            },
+            "bundle": {"name": name, "version": "7"},
+        }
     )
     train(params, split[0], workdir / "trained")
     evaluate(workdir / "trained", split[1], "species", workdir / "m.json", workdir / "c.csv")
@@ -197,10 +204,8 @@ def credit_bundle(
     tmp_path_factory: pytest.TempPathFactory, credit_split: tuple[Path, Path]
 ) -> Path:
     """train → evaluate → publish of the credit pipeline, as its DVC stages run them."""
-    from pipeserve.training.params import CreditParams
-
     workdir = tmp_path_factory.mktemp("credit-bundle")
-    params = CreditParams.model_validate(yaml_section(PROJECT / "params.yaml", "credit"))
+    params = load_params(PROJECT / "params.yaml", "credit")
     train(params, credit_split[0], workdir / "trained")
     evaluate(
         workdir / "trained",
@@ -213,12 +218,6 @@ def credit_bundle(
     bundle_dir = workdir / "models" / "credit"
     publish(workdir / "trained", workdir / "m.json", list(credit_split), {}, bundle_dir)
     return bundle_dir
-
-
-def yaml_section(path: Path, section: str) -> object:
-    import yaml
-
-    return yaml.safe_load(path.read_text(encoding="utf-8"))[section]
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -160,7 +161,10 @@ def test_openapi_prints_the_document_with_the_models(runner: CliRunner, model_di
 def test_train_reports_a_bad_params_file_by_key(
     runner: CliRunner, tmp_path: Path, iris_split: tuple[Path, Path]
 ) -> None:
-    (tmp_path / "params.yaml").write_text("train:\n  estimator: forest\n")
+    (tmp_path / "params.yaml").write_text(
+        "train:\n  pipeline: iris_example.pipeline:build\n  target: species\n"
+        "  estimator: forest\nbundle:\n  name: iris\n"
+    )
 
     result = runner.invoke(
         main,
@@ -176,4 +180,114 @@ def test_train_reports_a_bad_params_file_by_key(
     )
 
     assert result.exit_code == 1
-    assert "train.estimator" in result.output
+    assert "rejected its parameters" in result.output
+    assert "estimator" in result.output
+    assert "Traceback" not in result.output
+
+
+def _sneaky_trained(bundle_dir: Path, directory: Path) -> Path:
+    from sklearn.pipeline import Pipeline
+
+    from pipeserve.bundle.io import load_bundle, write_bundle
+    from tests.bundle.test_io import Sneaky
+
+    loaded = load_bundle(bundle_dir)
+    pipeline = Pipeline([("sneaky", Sneaky()), ("rest", loaded.pipeline)])
+    pipeline.fit(iris_frame()[FEATURES], iris_frame()["species"])
+    write_bundle(directory / "trained", pipeline, loaded.manifest)
+    (directory / "metrics.json").write_text('{"accuracy": 1.0}')
+    (directory / "params.yaml").write_text(
+        "train:\n  pipeline: iris_example.pipeline:build\n  target: species\n"
+        "bundle:\n  name: iris\n"
+    )
+    return directory / "trained"
+
+
+def _build(runner: CliRunner, directory: Path, *extra: str) -> Any:
+    return runner.invoke(
+        main,
+        [
+            "bundle",
+            "build",
+            "--params",
+            str(directory / "params.yaml"),
+            "--trained",
+            str(directory / "trained"),
+            "--metrics",
+            str(directory / "metrics.json"),
+            "--output",
+            str(directory / "models" / "iris"),
+            *extra,
+        ],
+    )
+
+
+def test_bundle_build_refuses_an_undeclared_type_and_prints_it_to_review(
+    runner: CliRunner, bundle_dir: Path, tmp_path: Path
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    _sneaky_trained(bundle_dir, work)
+
+    result = _build(runner, work)
+
+    assert result.exit_code == 1
+    assert "review: tests.bundle.test_io.Sneaky" in result.output
+    assert "--trusted-types" in result.output
+    assert not (work / "models" / "iris").exists()
+
+
+def test_bundle_build_accepts_a_type_the_project_declares(
+    runner: CliRunner, bundle_dir: Path, tmp_path: Path
+) -> None:
+    tmp_path = tmp_path / "work"
+    tmp_path.mkdir()
+    _sneaky_trained(bundle_dir, tmp_path)
+    (tmp_path / "trusted_types.txt").write_text("# reviewed\ntests.bundle.test_io.Sneaky\n")
+
+    result = _build(runner, tmp_path, "--trusted-types", str(tmp_path / "trusted_types.txt"))
+
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "models" / "iris" / "bundle.json").is_file()
+
+
+def test_init_writes_a_project_and_says_where_pipeserve_comes_from(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    result = runner.invoke(main, ["init", str(tmp_path / "my-rents")])
+
+    assert result.exit_code == 0, result.output
+    assert "package my_rents" in result.output
+    assert "source checkout" in result.output
+    project = tmp_path / "my-rents"
+    assert (project / "my_rents" / "features.py").is_file()
+    assert "my_rents.pipeline:build" in (project / "params.yaml").read_text()
+    assert "my_rents.features.YearsSince" in (project / "trusted_types.txt").read_text()
+    assert "name: my-rents" in (project / "params.yaml").read_text()
+    assert not list(project.rglob("*.tmpl"))
+
+
+def test_init_refuses_a_package_name_python_cannot_import(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    result = runner.invoke(main, ["init", str(tmp_path / "p"), "--package", "not-valid"])
+
+    assert result.exit_code == 1
+    assert "is not a Python package name" in result.output
+
+
+def test_serve_refuses_a_missing_trusted_types_file_before_starting(
+    runner: CliRunner, model_dir: Path, tmp_path: Path
+) -> None:
+    # Settings through the environment only: CliRunner restores it (serve's options do not).
+    result = runner.invoke(
+        main,
+        ["serve"],
+        env={
+            "PIPESERVE_MODEL_DIR": str(model_dir),
+            "PIPESERVE_TRUSTED_TYPES_FILE": str(tmp_path / "trusted_types.txt"),
+        },
+    )
+
+    assert result.exit_code == 1
+    assert "trusted_types.txt does not exist" in result.output

@@ -1,4 +1,5 @@
-"""The ``pipeserve`` command: train, evaluate and bundle (the DVC stages), serve, predict.
+"""The ``pipeserve`` command: init a project; train, evaluate and bundle (the DVC stages); serve,
+predict.
 
 Errors raised as ``pipeserve.errors`` types become one ``Error: ...`` line and exit status 1,
 never a traceback.
@@ -51,39 +52,127 @@ def main() -> None:
 
 
 @main.command()
-@click.option(
-    "--params", "params_path", type=EXISTING_FILE, default="params.yaml", show_default=True
-)
-@click.option(
-    "--section",
-    help="params.yaml group of the model (credit); default: the top level (iris).",
-)
-@click.option("--train-csv", type=EXISTING_FILE, required=True, help="Prepared training table.")
-@click.option("--output", type=PATH, required=True, help="Directory of the trained bundle.")
+@click.argument("directory", type=PATH)
+@click.option("--package", help="The project's Python package [default: from DIRECTORY].")
 @_friendly_errors
-def train(params_path: Path, section: str | None, train_csv: Path, output: Path) -> None:
-    """Fit the pipeline that params.yaml describes (the DVC `train` stage)."""
-    from pipeserve.training.params import load_params
-    from pipeserve.training.train import train as run_training
+def init(directory: Path, package: str | None) -> None:
+    """Write a new project into DIRECTORY: a pipeline with its own transformer, a notebook that
+    prepares data, params.yaml, dvc.yaml, Makefile, Dockerfile, deploy/ and a test."""
+    from pipeserve.project.init import init_project
 
-    _setup_logging()
-    manifest = run_training(load_params(params_path, section), train_csv, output)
-    click.echo(f"trained {manifest.estimator} → {output} ({len(manifest.classes)} classes)")
+    report = init_project(directory, package=package)
+    click.echo(f"wrote {len(report.files)} files to {directory} (package {report.package})")
+    if report.source is not None:
+        click.echo(
+            f"pipeserve is installed from its source checkout {report.source} (it is not on a "
+            "package index yet); the Makefile says how to pin a released version instead"
+        )
+    else:
+        click.echo(f"pipeserve is installed as {report.pipeserve_requirement}")
+    click.echo(f"next: cd {directory} && make serve")
 
 
 @main.command()
-@click.option(
+@click.argument("notebook", type=EXISTING_FILE)
+@_friendly_errors
+def prepare(notebook: Path) -> None:
+    """Run a jupytext (percent-format) notebook as a script: the DVC `prepare` stage.
+
+    The working directory stays the project root and the project's packages are importable."""
+    import runpy
+
+    from pipeserve.project.builder import put_on_path
+
+    put_on_path(Path.cwd())
+    runpy.run_path(str(notebook), run_name="__main__")
+
+
+SECTION = click.option(
+    "--section",
+    help="params.yaml group of the model (for example loans); default: the top level.",
+)
+PARAMS = click.option(
     "--params", "params_path", type=EXISTING_FILE, default="params.yaml", show_default=True
 )
-@click.option(
-    "--section",
-    help="params.yaml group of the model (credit); default: the top level (iris).",
+TRUSTED = click.option(
+    "--trusted-types",
+    "trusted_file",
+    type=EXISTING_FILE,
+    help="The project's reviewed types (trusted_types.txt), beyond pipeserve's built-in list.",
 )
+
+
+def _trust(trusted_file: Path | None) -> Any:
+    from pipeserve.bundle.trusted import Trust, read_trusted_types
+
+    if trusted_file is None:
+        return Trust(review="a trusted_types.txt passed with --trusted-types")
+    return Trust.with_types(read_trusted_types(trusted_file), str(trusted_file))
+
+
+def _refusing_untrusted(command: F) -> F:
+    """Print each refused type on a line of its own, to review, before the error."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from pipeserve.errors import UntrustedTypeError
+
+        try:
+            return command(*args, **kwargs)
+        except UntrustedTypeError as error:
+            for name in error.details.get("types", []):
+                click.echo(f"review: {name}", err=True)
+            raise
+
+    return wrapper  # type: ignore[return-value]
+
+
+@main.command()
+@PARAMS
+@SECTION
+@click.option("--train-csv", type=EXISTING_FILE, required=True, help="Prepared training table.")
+@click.option("--output", type=PATH, required=True, help="Directory of the trained bundle.")
+@TRUSTED
+@_friendly_errors
+@_refusing_untrusted
+def train(
+    params_path: Path,
+    section: str | None,
+    train_csv: Path,
+    output: Path,
+    trusted_file: Path | None,
+) -> None:
+    """Fit the pipeline that train.pipeline names (the DVC `train` stage)."""
+    from pipeserve.project.builder import put_on_path
+    from pipeserve.project.params import load_params
+    from pipeserve.training.train import train as run_training
+
+    _setup_logging()
+    put_on_path(params_path.parent)
+    manifest = run_training(
+        load_params(params_path, section), train_csv, output, _trust(trusted_file)
+    )
+    answers = f"{len(manifest.classes)} classes" if manifest.classes else manifest.task
+    click.echo(f"trained {manifest.estimator} → {output} ({answers})")
+
+
+@main.command()
+@PARAMS
+@SECTION
 @click.option("--bundle", "bundle_dir", type=EXISTING_DIR, required=True)
 @click.option("--test-csv", type=EXISTING_FILE, required=True)
 @click.option("--metrics", "metrics_path", type=PATH, required=True, help="Metrics JSON to write.")
-@click.option("--confusion", "confusion_path", type=PATH, required=True, help="Plot data to write.")
+@click.option(
+    "--plot",
+    "--confusion",
+    "plot_path",
+    type=PATH,
+    required=True,
+    help="actual,predicted table to write (a confusion matrix or a scatter in dvc plots).",
+)
+@TRUSTED
 @_friendly_errors
+@_refusing_untrusted
 def evaluate(
     *,
     params_path: Path,
@@ -91,24 +180,30 @@ def evaluate(
     bundle_dir: Path,
     test_csv: Path,
     metrics_path: Path,
-    confusion_path: Path,
+    plot_path: Path,
+    trusted_file: Path | None,
 ) -> None:
     """Score a trained bundle on held-out data (the DVC `evaluate` stage)."""
+    from pipeserve.project.builder import put_on_path
+    from pipeserve.project.params import load_params
     from pipeserve.training.evaluate import evaluate as run_evaluation
-    from pipeserve.training.params import load_params
 
     _setup_logging()
+    put_on_path(params_path.parent)
     train_params = load_params(params_path, section).train
-    positive = getattr(train_params, "positive_class", None)
     metrics = run_evaluation(
         bundle_dir,
         test_csv,
         train_params.target,
         metrics_path,
-        confusion_path,
-        positive_class=positive,
+        plot_path,
+        positive_class=train_params.positive_class,
+        trust=_trust(trusted_file),
     )
-    summary = f"accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['f1_macro']:.4f}"
+    if "rmse" in metrics:
+        summary = f"RMSE {metrics['rmse']:.4g}, MAE {metrics['mae']:.4g}, R2 {metrics['r2']:.4f}"
+    else:
+        summary = f"accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['f1_macro']:.4f}"
     if "roc_auc" in metrics:
         summary += f", ROC AUC {metrics['roc_auc']:.4f}"
     click.echo(summary)
@@ -120,18 +215,15 @@ def bundle() -> None:
 
 
 @bundle.command("build")
-@click.option(
-    "--params", "params_path", type=EXISTING_FILE, default="params.yaml", show_default=True
-)
-@click.option(
-    "--section",
-    help="params.yaml group of the model (credit); default: the top level (iris).",
-)
+@PARAMS
+@SECTION
 @click.option("--trained", type=EXISTING_DIR, required=True, help="Output of `pipeserve train`.")
 @click.option("--metrics", "metrics_path", type=EXISTING_FILE, required=True)
 @click.option("--input", "inputs", type=EXISTING_FILE, multiple=True, help="Data it was made from.")
 @click.option("--output", type=PATH, required=True, help="Bundle directory to serve.")
+@TRUSTED
 @_friendly_errors
+@_refusing_untrusted
 def bundle_build(
     *,
     params_path: Path,
@@ -140,20 +232,35 @@ def bundle_build(
     metrics_path: Path,
     inputs: tuple[Path, ...],
     output: Path,
+    trusted_file: Path | None,
 ) -> None:
-    """Add metrics and lineage to a trained bundle and publish it (the DVC `bundle` stage)."""
-    from pipeserve.training.params import load_params, raw_section
+    """Add metrics and lineage to a trained bundle and publish it (the DVC `bundle` stage).
+
+    Refuses a pipeline holding a type that neither pipeserve nor --trusted-types trusts, and
+    prints each such type to review."""
+    from pipeserve.project.builder import put_on_path
+    from pipeserve.project.params import load_params, raw_section
     from pipeserve.training.publish import publish
 
+    put_on_path(params_path.parent)
     load_params(params_path, section)  # checked, so a bad file fails with a message naming the key
     manifest = publish(
-        trained, metrics_path, list(inputs), raw_section(params_path, section), output
+        trained,
+        metrics_path,
+        list(inputs),
+        raw_section(params_path, section),
+        output,
+        trust=_trust(trusted_file),
     )
     size = sum(f.size for f in manifest.files.values())
-    accuracy = (manifest.metrics or {}).get("accuracy")
+    metrics = manifest.metrics or {}
+    score = (
+        f"RMSE {metrics.get('rmse')}"
+        if manifest.task == "regression"
+        else f"accuracy {metrics.get('accuracy')}"
+    )
     click.echo(
-        f"bundle {manifest.name} {manifest.version} → {output} "
-        f"({size / 1024:.0f} KiB, accuracy {accuracy})"
+        f"bundle {manifest.name} {manifest.version} → {output} ({size / 1024:.0f} KiB, {score})"
     )
 
 
@@ -169,13 +276,16 @@ def bundle_inspect(directory: Path) -> None:
 
 @bundle.command("verify")
 @click.argument("directory", type=EXISTING_DIR)
+@TRUSTED
 @_friendly_errors
-def bundle_verify(directory: Path) -> None:
-    """Check every file's sha256 and load the pipeline with the trusted-types list."""
+@_refusing_untrusted
+def bundle_verify(directory: Path, trusted_file: Path | None) -> None:
+    """Check every file's sha256 and load the pipeline with the trusted-types list (pipeserve's
+    own plus --trusted-types)."""
     from pipeserve.bundle.io import load_bundle
     from pipeserve.inference.predictor import Predictor
 
-    loaded = load_bundle(directory)
+    loaded = load_bundle(directory, trust=_trust(trusted_file))
     Predictor(loaded)
     for warning in loaded.version_warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -200,6 +310,9 @@ def serve(host: str | None, port: int | None, workers: int | None, model_dir: Pa
     settings = Settings()
     if not settings.model_paths:
         discover_repository(settings.model_dir)  # fail here, clearly, not in every worker
+    from pipeserve.bundle.trusted import configured_trust
+
+    configured_trust(settings.trusted_types, settings.trusted_types_file)  # same: a bad file
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
     argv = [gunicorn, "-c", "python:pipeserve.api.gunicorn_conf", "pipeserve.api:create_app()"]
     served = ", ".join(map(str, settings.model_paths)) or settings.model_dir

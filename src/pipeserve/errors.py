@@ -141,6 +141,13 @@ class UntrustedTypeError(BundleError):
 # --- training -------------------------------------------------------------------------------------
 
 
+class BundleCodeMissingError(BundleError):
+    """The pipeline refers to a module the serving environment cannot import (the project's
+    package is not installed in the image)."""
+
+    code = "bundle_code_missing"
+
+
 class TrainingError(PipeserveError):
     """Training data or parameters do not allow a model to be trained."""
 

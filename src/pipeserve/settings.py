@@ -54,6 +54,17 @@ class Settings(BaseSettings):
         description="When /readyz says ready: all = every configured model version loaded; "
         "any = at least one model can answer.",
     )
+    trusted_types: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Types (module.Class, separated by commas) a bundle may hold beyond "
+        "scikit-learn's and pipeserve's own, after review: the project's custom transformers. "
+        "Never read from a bundle.",
+    )
+    trusted_types_file: Path | None = Field(
+        default=None,
+        description="A file of reviewed types, one module.Class per line (# comments): the "
+        "project's trusted_types.txt, copied into the image. Adds to PIPESERVE_TRUSTED_TYPES.",
+    )
     reload_interval: float = Field(
         default=0,
         ge=0,
@@ -196,7 +207,7 @@ class Settings(BaseSettings):
         description="Addresses whose geocoding answer each worker keeps in an LRU cache (0: none).",
     )
 
-    @field_validator("model_paths", "cors_origins", mode="before")
+    @field_validator("model_paths", "cors_origins", "trusted_types", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
         # A comma-separated list reads better in a ConfigMap than a JSON array.

@@ -101,7 +101,7 @@ def test_a_manifest_that_does_not_list_the_pipeline_is_incomplete(bundle_dir: Pa
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda doc: doc.pop("classes"), "classes: Field required"),
+        (lambda doc: doc.pop("classes"), "lists at least two classes"),
         (lambda doc: doc.update(format_version=99), "format_version"),
         (lambda doc: doc["files"].update({"../escape": doc["files"][PIPELINE_FILE]}), "escapes"),
     ],

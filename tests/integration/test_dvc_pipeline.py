@@ -16,7 +16,16 @@ from tests.integration.conftest import venv_environment
 pytestmark = pytest.mark.integration
 
 PROJECT = Path(__file__).parents[2]
-PROJECT_FILES = ["dvc.yaml", "params.yaml", ".dvcignore", "notebooks", "src", ".dvc/config"]
+PROJECT_FILES = [
+    "dvc.yaml",
+    "params.yaml",
+    "trusted_types.txt",
+    ".dvcignore",
+    "notebooks",
+    "src",
+    "examples",
+    ".dvc/config",
+]
 
 
 def run(args: list[str], cwd: Path, env: dict[str, str]) -> str:
@@ -61,7 +70,7 @@ def test_repro_builds_a_verified_bundle_with_metrics(built: Path) -> None:
     assert loaded.manifest.metrics == metrics
     assert metrics["accuracy"] >= 0.9
     assert set(metrics["per_class"]) == {"setosa", "versicolor", "virginica"}
-    assert loaded.manifest.estimator == "svm"
+    assert loaded.manifest.estimator == "CalibratedClassifierCV"  # the final step of the SVM
     assert (built / "plots" / "iris" / "confusion.csv").read_text().startswith("actual,predicted")
 
 
@@ -128,7 +137,7 @@ def test_an_experiment_with_another_estimator_shows_in_diffs(built: Path) -> Non
     # split); some must, and each shows old and new.
     assert changed
     assert all({"old", "new"} <= set(diff) for diff in changed.values())
-    assert load_bundle(built / "models" / "iris").manifest.estimator == "decision_tree"
+    assert load_bundle(built / "models" / "iris").manifest.estimator == "DecisionTreeClassifier"
 
 
 def test_push_and_pull_through_the_default_remote(built: Path) -> None:

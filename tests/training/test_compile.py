@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from iris_example.pipeline import build
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.pipeline import Pipeline
 
@@ -14,8 +15,6 @@ from pipeserve.bundle.io import load_bundle
 from pipeserve.errors import BundleError
 from pipeserve.inference.predictor import Predictor
 from pipeserve.training.compile import TOLERANCE, compile_pipeline
-from pipeserve.training.params import TrainParams
-from pipeserve.training.pipeline import build_pipeline
 from tests.conftest import FEATURES, PRODUCTS, build_bundle, iris_frame
 
 
@@ -30,7 +29,7 @@ def test_every_iris_estimator_compiles_and_matches_scikit_learn(
     iris: tuple[pd.DataFrame, pd.Series], estimator: str
 ) -> None:
     features, labels = iris
-    pipeline = build_pipeline(TrainParams(estimator=estimator, products=PRODUCTS))  # type: ignore[arg-type]
+    pipeline = build({"estimator": estimator, "products": PRODUCTS})
     pipeline.fit(features, labels)
 
     compiled = compile_pipeline(pipeline, features)

@@ -21,6 +21,7 @@ from pipeserve.api.models import models
 from pipeserve.api.openapi import spec_processor
 from pipeserve.api.problems import register_problem_handlers
 from pipeserve.api.security import install_security_headers
+from pipeserve.bundle.trusted import configured_trust
 from pipeserve.inference.batching import BatchingOptions
 from pipeserve.inference.dataplane import DataPlane
 from pipeserve.inference.registry import LoadOptions, ModelRegistry
@@ -109,7 +110,8 @@ def load_registry(settings: Settings) -> ModelRegistry:
     """The models of ``settings``: the bundles listed in ``model_paths`` if any, else the model
     repository ``model_dir``. Raises :class:`~pipeserve.errors.ConfigurationError` when the
     repository does not exist or a model version is configured twice."""
-    options = LoadOptions(settings.max_string_length, settings.inference_path)
+    trust = configured_trust(settings.trusted_types, settings.trusted_types_file)
+    options = LoadOptions(settings.max_string_length, settings.inference_path, trust)
     if settings.model_paths:
         return ModelRegistry.from_paths(settings.model_paths, settings.ready_policy, options)
     return ModelRegistry.from_directory(settings.model_dir, settings.ready_policy, options)

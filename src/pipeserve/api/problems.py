@@ -38,6 +38,7 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.PipeserveError], HTTPStatus], ...] = (
     # Raised only at start-up or in training; if one escapes into a request it is our fault.
     (errors.BundleIntegrityError, HTTPStatus.INTERNAL_SERVER_ERROR),
     (errors.UntrustedTypeError, HTTPStatus.INTERNAL_SERVER_ERROR),
+    (errors.BundleCodeMissingError, HTTPStatus.INTERNAL_SERVER_ERROR),
     (errors.BundleError, HTTPStatus.INTERNAL_SERVER_ERROR),
     (errors.ConfigurationError, HTTPStatus.INTERNAL_SERVER_ERROR),
     (errors.TrainingError, HTTPStatus.INTERNAL_SERVER_ERROR),

@@ -3,7 +3,8 @@
 A bundle is a directory: ``pipeline.skops`` (the fitted scikit-learn pipeline, persisted with
 skops, never pickle) and ``bundle.json`` (its :class:`~pipeserve.bundle.manifest.Manifest`).
 Loading reads each file's bytes once, checks them against the recorded sha256 and only then
-deserialises those same bytes, trusting nothing beyond ``pipeserve.bundle.trusted``.
+deserialises those same bytes, trusting only the types the caller's
+:class:`~pipeserve.bundle.trusted.Trust` names (the server's settings, never the bundle).
 """
 
 from __future__ import annotations
@@ -20,9 +21,14 @@ import orjson
 from pydantic import ValidationError
 
 from pipeserve.bundle.manifest import MANIFEST_FILE, PIPELINE_FILE, FileDigest, Manifest
-from pipeserve.bundle.trusted import TRUSTED_TYPES
+from pipeserve.bundle.trusted import Trust
 from pipeserve.bundle.versions import library_versions
-from pipeserve.errors import BundleError, BundleIntegrityError, UntrustedTypeError
+from pipeserve.errors import (
+    BundleCodeMissingError,
+    BundleError,
+    BundleIntegrityError,
+    UntrustedTypeError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -41,11 +47,12 @@ class LoadedBundle:
     # Verified bytes of the bundle's other files (the compiled fast path), by file name.
     extra_files: dict[str, bytes] = field(default_factory=dict)
     pipeline_bytes: bytes = field(default=b"", repr=False)
+    trust: Trust = field(default_factory=Trust, repr=False)
 
     def load_pipeline(self) -> Any:
         """The scikit-learn pipeline, read now if :func:`load_bundle` left it unread."""
         if self.pipeline is None:
-            return _deserialise(self.directory, self.pipeline_bytes)
+            return _deserialise(self.directory, self.pipeline_bytes, self.trust)
         return self.pipeline
 
 
@@ -172,44 +179,69 @@ def verify_bundle(directory: Path) -> Manifest:
     return manifest
 
 
-def load_bundle(directory: Path, *, with_pipeline: bool = True) -> LoadedBundle:
+def load_bundle(
+    directory: Path, *, with_pipeline: bool = True, trust: Trust | None = None
+) -> LoadedBundle:
     """Verify and load a bundle.
 
     ``with_pipeline=False`` verifies every file but leaves the scikit-learn pipeline
     unread (:meth:`LoadedBundle.load_pipeline` reads it later): a server answering from the
     compiled form then never imports scikit-learn, which halves its memory and start time.
-    Raises :class:`BundleError` for a missing, incomplete or tampered bundle and
-    :class:`UntrustedTypeError` when the pipeline refers to a type we do not trust.
+    ``trust`` (default: pipeserve's built-in list only) decides which types the pipeline may
+    refer to. Raises :class:`BundleError` for a missing, incomplete or tampered bundle,
+    :class:`UntrustedTypeError` when the pipeline refers to a type outside ``trust`` and
+    :class:`BundleCodeMissingError` when it needs a module that cannot be imported here.
     """
     directory = Path(directory)
+    trust = trust or Trust()
     manifest = read_manifest(directory)
     contents = _read_verified(directory, manifest)
     payload = contents.pop(PIPELINE_FILE)
-    pipeline = _deserialise(directory, payload) if with_pipeline else None
+    pipeline = _deserialise(directory, payload, trust) if with_pipeline else None
     drift = version_drift(manifest.library_versions, library_versions())
     for message in drift:
         logger.warning("bundle %s: %s", manifest.name, message)
-    return LoadedBundle(directory, manifest, pipeline, drift, contents, payload)
+    return LoadedBundle(directory, manifest, pipeline, drift, contents, payload, trust)
 
 
-def _deserialise(directory: Path, payload: bytes) -> Any:
-    import skops.io  # noqa: PLC0415  # imports all of scikit-learn: only when needed
+def untrusted_types(payload: bytes, source: str) -> list[str]:
+    """The types a skops payload refers to beyond those skops trusts by default.
+
+    Raises :class:`BundleError` when ``payload`` is not a readable skops file.
+    """
+    import skops.io  # noqa: PLC0415  # see _deserialise
 
     try:
-        untrusted = set(skops.io.get_untrusted_types(data=payload))
+        return sorted(skops.io.get_untrusted_types(data=payload))
     except Exception as error:  # skops raises several unrelated types for a corrupt archive
-        raise BundleError(
-            f"{directory / PIPELINE_FILE} is not a readable skops file", path=str(directory)
-        ) from error
-    refused = sorted(untrusted - TRUSTED_TYPES)
+        raise BundleError(f"{source} is not a readable skops file", path=source) from error
+
+
+def _deserialise(directory: Path, payload: bytes, trust: Trust) -> Any:
+    import skops.io  # noqa: PLC0415  # imports all of scikit-learn: only when needed
+
+    source = directory / PIPELINE_FILE
+    untrusted = untrusted_types(payload, str(source))
+    refused = trust.refused(untrusted)
     if refused:
         raise UntrustedTypeError(
-            f"{directory / PIPELINE_FILE} refers to types outside pipeserve's trusted list: "
-            f"{', '.join(refused)}",
+            f"{source} refers to types outside this server's trusted list: "
+            f"{', '.join(refused)}; review them and, if they are safe, add them to "
+            f"{trust.review}",
             path=str(directory),
             types=refused,
+            setting=trust.review,
         )
-    return skops.io.loads(payload, trusted=sorted(untrusted))
+    try:
+        return skops.io.loads(payload, trusted=untrusted)
+    except ImportError as error:
+        module = error.name or str(error)
+        raise BundleCodeMissingError(
+            f"{source} needs the module {module!r}, which cannot be imported here: install the "
+            "project's package in the serving environment (the image) next to pipeserve",
+            path=str(directory),
+            module=module,
+        ) from error
 
 
 def version_drift(trained: dict[str, str], running: dict[str, str]) -> list[str]:

@@ -10,9 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 FORMAT_VERSION: Literal[1] = 1
+# What the pipeline answers: a class per instance (with probabilities when it has them), or a
+# number (a regressor).
+Task = Literal["classification", "regression"]
 MANIFEST_FILE = "bundle.json"
 PIPELINE_FILE = "pipeline.skops"
 
@@ -28,6 +31,11 @@ class FeatureSpec(_Frozen):
     dtype: Literal["float64", "int64", "string"]
     minimum: float | None = Field(default=None, description="Smallest value seen in training.")
     maximum: float | None = Field(default=None, description="Largest value seen in training.")
+    categories: list[str] | None = Field(
+        default=None,
+        description="The only values accepted, when the pipeline's encoder refuses unknown "
+        "categories (handle_unknown='error'): those seen in training. None: any text.",
+    )
     description: str | None = None
 
 
@@ -82,9 +90,12 @@ class Manifest(_Frozen):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$")
     version: str = Field(min_length=1, max_length=64)
     created_at: datetime
-    task: Literal["classification"] = "classification"
+    task: Task = "classification"
     estimator: str
-    classes: list[str] = Field(min_length=2)
+    classes: list[str] = Field(
+        default_factory=list,
+        description="The classes, in probability order; empty for a regressor.",
+    )
     features: list[FeatureSpec] = Field(min_length=1)
     example: dict[str, Any] = Field(description="One real training row, used in the API docs.")
     metrics: dict[str, Any] | None = None
@@ -94,6 +105,14 @@ class Manifest(_Frozen):
     fast_path: FastPath | None = Field(
         default=None, description="The compiled form, if the bundle step made one."
     )
+
+    @model_validator(mode="after")
+    def _classes_match_task(self) -> Manifest:
+        if self.task == "classification" and len(self.classes) < 2:
+            raise ValueError("a classifier's manifest lists at least two classes")
+        if self.task == "regression" and self.classes:
+            raise ValueError("a regressor's manifest lists no classes")
+        return self
 
     @property
     def feature_names(self) -> list[str]:

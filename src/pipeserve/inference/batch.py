@@ -110,15 +110,19 @@ class _Writer:
     """Writes scored rows as CSV, JSON lines or Parquet, matching the output file's extension;
     one chunk at a time (Parquet: one row group per chunk)."""
 
-    def __init__(self, path: Path, classes: list[str], probabilities: bool) -> None:
+    def __init__(
+        self, path: Path, classes: list[str], probabilities: bool, regression: bool = False
+    ) -> None:
         self.fmt = file_format(path)
         self.proba_columns = [f"proba_{c}" for c in classes] if probabilities else []
-        self.columns = ["row", "label", *self.proba_columns]
+        answer = "value" if regression else "label"  # a regressor's number, or a class
+        self.columns = ["row", answer, *self.proba_columns]
         self._parquet: Any = None
         self.handle: IO[str] | None = None
         if self.fmt == "parquet":
             pa = _pyarrow()
-            fields = [pa.field("row", pa.int64()), pa.field("label", pa.string())]
+            answer_type = pa.float64() if regression else pa.string()
+            fields = [pa.field("row", pa.int64()), pa.field(answer, answer_type)]
             fields += [pa.field(name, pa.float64()) for name in self.proba_columns]
             self._schema = pa.schema(fields)
             self._parquet = pa.parquet.ParquetWriter(path, self._schema)
@@ -172,7 +176,7 @@ def score_file(
     validator = InstanceValidator(predictor.manifest).columns
     text_columns = [f.name for f in predictor.manifest.features if f.dtype == "string"]
     report = BatchReport()
-    writer = _Writer(output_path, predictor.classes, probabilities)
+    writer = _Writer(output_path, predictor.classes, probabilities, predictor.is_regressor)
     try:
         with Path(rejects_path).open("w", encoding="utf-8") as rejects:
 
@@ -260,6 +264,8 @@ def _predict_rejecting_addresses(
             columns = {name: column[keep] for name, column in columns.items()}
             numbers = numbers[keep]
             continue
+        if prediction.values is not None:  # a regressor: one number per row
+            return [[n, v] for n, v in zip(numbers, prediction.values.tolist(), strict=True)]
         proba = prediction.probabilities
         rounded = proba.round(6).tolist() if proba is not None else None
         return [

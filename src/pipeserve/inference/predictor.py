@@ -32,10 +32,12 @@ _NUMPY_DTYPES: dict[str, type] = {"float64": np.float64, "int64": np.int64, "str
 @dataclass(frozen=True)
 class Prediction:
     """Labels for ``n`` rows and, when asked for, an ``(n, n_classes)`` probability matrix whose
-    columns follow :attr:`Predictor.classes`."""
+    columns follow :attr:`Predictor.classes`; for a regressor, ``values`` (one number a row) and
+    no labels."""
 
     labels: list[str]
     probabilities: NDArray[np.float64] | None
+    values: NDArray[np.float64] | None = None
 
 
 class Predictor:
@@ -52,6 +54,11 @@ class Predictor:
         one)."""
         self.manifest: Manifest = bundle.manifest
         self.classes: list[str] = list(self.manifest.classes)
+        self.is_regressor = self.manifest.task == "regression"
+        # Text features whose encoder refuses unseen categories (FeatureSpec.categories).
+        self._closed = {
+            f.name: frozenset(f.categories) for f in self.manifest.features if f.categories
+        }
         self.feature_names: list[str] = self.manifest.feature_names
         self._class_array = np.asarray(self.classes, dtype=object)
         self._dtypes = {f.name: _NUMPY_DTYPES[f.dtype] for f in self.manifest.features}
@@ -113,7 +120,7 @@ class Predictor:
 
     def _check_consistent(self, bundle: LoadedBundle) -> None:
         fitted_classes = [str(c) for c in getattr(self._pipeline, "classes_", [])]
-        if fitted_classes != self.classes:
+        if fitted_classes != self.classes and not self.is_regressor:
             raise BundleError(
                 f"bundle {bundle.directory}: the pipeline's classes {fitted_classes} differ from "
                 f"the manifest's {self.classes}",
@@ -179,6 +186,10 @@ class Predictor:
         arithmetic (an engineered feature or a scaling step overflows).
         """
         features = frame[self.feature_names]
+        if self._closed:
+            self._check_categories(features)
+        if self.is_regressor:
+            return self._regressed(features)
         if self._compiled is not None:
             compiled = self._compiled
             return self._computed(lambda: compiled.predict_proba_frame(features), probabilities)
@@ -194,6 +205,38 @@ class Predictor:
             except FloatingPointError as error:
                 raise self._too_large() from error
         return Prediction(labels, None)
+
+    def _check_categories(self, features: pd.DataFrame) -> None:
+        errors: list[dict[str, str]] = []
+        for name, allowed in self._closed.items():
+            column = features[name]
+            refused = np.flatnonzero(~column.isin(allowed).to_numpy())  # rows located on failure
+            shown = ", ".join(sorted(allowed))
+            for row in refused.tolist():
+                value = column.iloc[row]
+                errors.append(
+                    {
+                        "field": f"instances[{row}].{name}",
+                        "message": f"must be one of the categories seen in training "
+                        f"({shown}), got {value!r}",
+                    }
+                )
+        if errors:
+            first = errors[0]
+            raise InvalidInputError(f"{first['field']} {first['message']}", errors=errors)
+
+    # --- regressors: a number per row (no compiled path: compile.py makes one only for
+    # pipelines with probabilities) ---------------------------------------------------------
+
+    def _regressed(self, features: pd.DataFrame) -> Prediction:
+        try:
+            with np.errstate(over="raise", invalid="raise"):
+                values = np.asarray(self._pipeline.predict(features), dtype=np.float64).ravel()
+        except FloatingPointError as error:
+            raise self._too_large() from error
+        if not np.isfinite(values).all():
+            raise self._too_large()
+        return Prediction([], None, values)
 
     def _computed(
         self, compute: Callable[[], NDArray[np.float64]], probabilities: bool

@@ -18,6 +18,7 @@ from typing import Literal
 
 from pipeserve.bundle.io import load_bundle
 from pipeserve.bundle.manifest import Manifest
+from pipeserve.bundle.trusted import Trust
 from pipeserve.errors import (
     BundleError,
     ConfigurationError,
@@ -118,6 +119,8 @@ class LoadOptions:
 
     max_string_length: int = MAX_STRING_LENGTH
     inference_path: InferencePath = "auto"
+    # The types a bundle may hold: the server's own reviewed list, never the bundle's.
+    trust: Trust = field(default_factory=Trust)
 
 
 def _warm_up(predictor: Predictor) -> None:
@@ -153,7 +156,7 @@ def load_entry(
         return replace(previous, reload_error=None) if previous.reload_error else previous
     try:
         # The Predictor reads the scikit-learn pipeline only if it needs it (see there).
-        bundle = load_bundle(location.path, with_pipeline=False)
+        bundle = load_bundle(location.path, with_pipeline=False, trust=options.trust)
         manifest = bundle.manifest
         if location.version is not None and manifest.version != location.version:
             raise BundleError(

@@ -96,7 +96,9 @@ class FriendlyCodec:
     def encode(self, prediction: Prediction) -> bytes:
         """The response body for ``prediction``."""
         items: list[dict[str, Any]]
-        if prediction.probabilities is None:
+        if prediction.values is not None:  # a regressor: one number per instance
+            items = [{"value": value} for value in prediction.values.tolist()]
+        elif prediction.probabilities is None:
             items = [{"label": label} for label in prediction.labels]
         else:
             # map() keeps building each class -> probability dict in C; the item itself is a
@@ -149,7 +151,8 @@ class ModelRef(_Doc):
 
 
 class PredictionItem(_Doc):
-    label: str = Field(description="The predicted class.")
+    label: str | None = Field(default=None, description="The predicted class (classifiers).")
+    value: float | None = Field(default=None, description="The predicted number (regressors).")
     probabilities: dict[str, float] | None = Field(
         default=None, description="Probability of each class; omitted when not requested."
     )

@@ -91,6 +91,8 @@ class V1Codec:
 
     def encode(self, prediction: Prediction) -> bytes:
         """The response body for ``prediction``."""
+        if prediction.values is not None:  # a regressor: one number per instance
+            return orjson.dumps({"predictions": prediction.values.tolist()})
         document: dict[str, Any] = {"predictions": prediction.labels}
         if prediction.probabilities is not None:
             classes = self.classes
@@ -123,7 +125,9 @@ class V1PredictRequest(_Doc):
 
 
 class V1PredictResponse(_Doc):
-    predictions: list[str] = Field(description="The predicted class of each instance.")
+    predictions: list[str] | list[float] = Field(
+        description="The predicted class (classifiers) or number (regressors) of each instance."
+    )
     probabilities: list[dict[str, float]] | None = Field(
         default=None, description="Per instance, each class's probability; only when asked for."
     )

@@ -444,7 +444,16 @@ class V2Codec:
         """The inference response body for ``prediction``."""
         outputs: list[dict[str, Any]] = []
         for name in request.outputs:
-            if name == PREDICT_OUTPUT:
+            if name == PREDICT_OUTPUT and prediction.values is not None:  # a regressor
+                outputs.append(
+                    {
+                        "name": PREDICT_OUTPUT,
+                        "shape": [request.rows],
+                        "datatype": "FP64",
+                        "data": prediction.values,
+                    }
+                )
+            elif name == PREDICT_OUTPUT:
                 outputs.append(
                     {
                         "name": PREDICT_OUTPUT,
@@ -498,7 +507,8 @@ def model_metadata(model: ServedModel, entry: ModelEntry) -> dict[str, Any]:
         }
         for feature in manifest.features
     ]
-    document["outputs"] = [{"name": PREDICT_OUTPUT, "datatype": "BYTES", "shape": [-1]}]
+    predict_type = "FP64" if manifest.task == "regression" else "BYTES"
+    document["outputs"] = [{"name": PREDICT_OUTPUT, "datatype": predict_type, "shape": [-1]}]
     if entry.predictor is not None and entry.predictor.has_probabilities:
         document["outputs"].append(
             {"name": PROBA_OUTPUT, "datatype": "FP64", "shape": [-1, len(manifest.classes)]}

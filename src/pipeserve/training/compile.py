@@ -4,7 +4,7 @@ The compiled form is used only if it reproduces scikit-learn exactly where it ma
 label for every checked row (train and test data) and every class probability within
 :data:`TOLERANCE`. Double precision is tried first; float32 only when the model's ONNX operators
 have no double form (tree ensembles), and the check decides whether float32 thresholds are
-good enough. Leading steps without an ONNX converter (the geocoder of the credit example) stay
+good enough. Leading steps without an ONNX converter (a geocoder, say) stay
 in Python and only the tail after them is compiled. Whatever happens, the outcome is recorded in
 the bundle's :class:`~pipeserve.bundle.manifest.FastPath`.
 

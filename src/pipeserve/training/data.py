@@ -8,13 +8,14 @@ from typing import Any
 
 import pandas as pd
 
-from pipeserve.bundle.manifest import FeatureSpec
+from pipeserve.bundle.manifest import FeatureSpec, Task
 from pipeserve.errors import TrainingError
 
 
 def read_table(path: Path, target: str) -> tuple[pd.DataFrame, pd.Series]:
-    """Features and labels of a prepared CSV file: numeric columns as float64, text columns
-    (such as an address) as Python strings.
+    """Features and the target column of a prepared CSV file: numeric features as float64, text
+    features (such as an address) as Python strings; the target as read (see
+    :func:`target_values`).
 
     Raises :class:`TrainingError` when the file is missing, empty, lacks the target column or
     has a feature column that is neither numeric nor text.
@@ -29,17 +30,41 @@ def read_table(path: Path, target: str) -> tuple[pd.DataFrame, pd.Series]:
         raise TrainingError(
             f"{path} has no target column {target!r}; columns are {list(frame.columns)}"
         )
-    features = frame.drop(columns=[target])
+    return typed_features(frame.drop(columns=[target]), str(path)), frame[target]
+
+
+def typed_features(features: pd.DataFrame, source: str) -> pd.DataFrame:
+    """The feature columns as the server passes them: numbers as float64, text as Python
+    strings.
+
+    Raises :class:`TrainingError` for a column that is neither.
+    """
     columns: dict[str, pd.Series] = {}
     for name in features.columns:
         column = features[name]
         if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
-            columns[name] = column.astype("float64")
+            columns[str(name)] = column.astype("float64")
         elif _is_text(column):
-            columns[name] = column.astype(object)
+            columns[str(name)] = column.astype(object)
         else:
-            raise TrainingError(f"{path}: feature column {name!r} is neither numeric nor text")
-    return pd.DataFrame(columns), frame[target].astype(str)
+            raise TrainingError(f"{source}: feature column {name!r} is neither numeric nor text")
+    return pd.DataFrame(columns, index=features.index)
+
+
+def target_values(target: pd.Series, task: Task, source: str) -> pd.Series:
+    """Labels as strings for a classifier (the API answers with strings), numbers as float64
+    for a regressor.
+
+    Raises :class:`TrainingError` when a regressor's target is not numeric or has gaps.
+    """
+    if task == "classification":
+        return target.astype(str)
+    values = pd.to_numeric(target, errors="coerce")
+    if values.isna().any():
+        raise TrainingError(
+            f"{source}: the target {target.name!r} of a regressor must be a number in every row"
+        )
+    return values.astype("float64")
 
 
 def _is_text(column: pd.Series) -> bool:
@@ -52,10 +77,19 @@ def is_text_feature(column: pd.Series) -> bool:
     return not pd.api.types.is_numeric_dtype(column)
 
 
-def describe_features(features: pd.DataFrame) -> list[FeatureSpec]:
-    """Name, dtype and range seen in training of each feature column (no range for text)."""
+def describe_features(
+    features: pd.DataFrame, closed: frozenset[str] = frozenset()
+) -> list[FeatureSpec]:
+    """Name, dtype and range seen in training of each feature column (no range for text); the
+    text columns in ``closed`` (whose encoder refuses unknown values) list their categories."""
     return [
-        FeatureSpec(name=str(name), dtype="string")
+        FeatureSpec(
+            name=str(name),
+            dtype="string",
+            categories=sorted(map(str, features[name].dropna().unique()))
+            if name in closed
+            else None,
+        )
         if is_text_feature(features[name])
         else FeatureSpec(
             name=str(name),

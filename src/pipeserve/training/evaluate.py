@@ -1,5 +1,6 @@
-"""Score a trained bundle on held-out data: metrics for ``dvc metrics``, a confusion-matrix
-table for ``dvc plots``.
+"""Score a trained bundle on held-out data: metrics for ``dvc metrics``, a table for
+``dvc plots`` (actual against predicted: a confusion matrix for a classifier, a scatter for a
+regressor).
 
 Evaluation goes through :class:`~pipeserve.inference.predictor.Predictor`, the same code that
 serves requests, so the reported accuracy is the accuracy of what is served.
@@ -19,13 +20,17 @@ from sklearn.metrics import (
     average_precision_score,
     brier_score_loss,
     log_loss,
+    mean_absolute_error,
     precision_recall_fscore_support,
+    r2_score,
     roc_auc_score,
+    root_mean_squared_error,
 )
 
 from pipeserve.bundle.io import load_bundle
+from pipeserve.bundle.trusted import Trust
 from pipeserve.inference.predictor import Predictor
-from pipeserve.training.data import read_table
+from pipeserve.training.data import read_table, target_values
 
 
 def compute_metrics(actual: list[str], predicted: list[str], classes: list[str]) -> dict[str, Any]:
@@ -54,6 +59,18 @@ def compute_metrics(actual: list[str], predicted: list[str], classes: list[str])
     }
 
 
+def regression_metrics(
+    actual: NDArray[np.float64], predicted: NDArray[np.float64]
+) -> dict[str, Any]:
+    """Root mean squared error, mean absolute error and R² (the share of variance explained)."""
+    return {
+        "rmse": round(float(root_mean_squared_error(actual, predicted)), 6),
+        "mae": round(float(mean_absolute_error(actual, predicted)), 6),
+        "r2": round(float(r2_score(actual, predicted)), 6),
+        "n_test": len(actual),
+    }
+
+
 def probability_metrics(
     actual: list[str], probabilities: NDArray[np.float64], classes: list[str], positive: str
 ) -> dict[str, Any]:
@@ -79,19 +96,26 @@ def evaluate(
     confusion_path: Path,
     *,
     positive_class: str | None = None,
+    trust: Trust | None = None,
 ) -> dict[str, Any]:
-    """Write the metrics JSON and the confusion table (one ``actual,predicted`` row per test
-    row, the format of DVC's confusion template); return the metrics.
+    """Write the metrics JSON and the plot table (one ``actual,predicted`` row per test row,
+    the format of DVC's confusion and scatter templates); return the metrics.
 
-    With ``positive_class`` (binary tasks), the metrics include
-    :func:`probability_metrics`.
+    Classifiers get :func:`compute_metrics` (and, with ``positive_class``,
+    :func:`probability_metrics`), regressors :func:`regression_metrics`.
     """
-    predictor = Predictor(load_bundle(bundle_dir))
-    features, labels = read_table(test_csv, target)
+    predictor = Predictor(load_bundle(bundle_dir, trust=trust))
+    features, target_column = read_table(test_csv, target)
+    truth = target_values(target_column, predictor.manifest.task, str(test_csv))
     prediction = predictor.predict_frame(features, probabilities=positive_class is not None)
-    predicted = prediction.labels
-    actual = labels.tolist()
-    metrics = compute_metrics(actual, predicted, predictor.classes)
+    actual: list[Any] = truth.tolist()
+    predicted: list[Any]
+    if prediction.values is not None:
+        predicted = np.round(prediction.values, 6).tolist()
+        metrics = regression_metrics(truth.to_numpy(), prediction.values)
+    else:
+        predicted = prediction.labels
+        metrics = compute_metrics(actual, predicted, predictor.classes)
     if positive_class is not None and prediction.probabilities is not None:
         metrics.update(
             probability_metrics(actual, prediction.probabilities, predictor.classes, positive_class)

@@ -18,7 +18,8 @@ import orjson
 import pandas as pd
 
 from pipeserve.bundle.io import load_bundle, write_bundle
-from pipeserve.bundle.manifest import InputDigest, Lineage, Manifest
+from pipeserve.bundle.manifest import FastPath, InputDigest, Lineage, Manifest
+from pipeserve.bundle.trusted import Trust
 from pipeserve.errors import TrainingError
 from pipeserve.training.compile import ONNX_FILE, compile_pipeline
 from pipeserve.training.data import file_md5
@@ -53,13 +54,17 @@ def publish(
     inputs: list[Path],
     params: dict[str, Any],
     output_dir: Path,
+    *,
+    trust: Trust | None = None,
 ) -> Manifest:
     """Verify the trained bundle, attach metrics and lineage, and write the served bundle.
 
-    Raises :class:`TrainingError` when the metrics file is missing or not a JSON object, and
+    Raises :class:`TrainingError` when the metrics file is missing or not a JSON object,
+    :class:`~pipeserve.errors.UntrustedTypeError` when the pipeline holds a type outside
+    ``trust`` (the project's declared list; default: pipeserve's built-in one) and
     :class:`~pipeserve.errors.BundleError` when the trained bundle does not verify.
     """
-    bundle = load_bundle(trained_dir)
+    bundle = load_bundle(trained_dir, trust=trust)
     try:
         metrics = orjson.loads(Path(metrics_path).read_bytes())
     except FileNotFoundError as error:
@@ -76,9 +81,14 @@ def publish(
         params=params,
     )
     manifest = bundle.manifest.model_copy(update={"metrics": metrics, "lineage": lineage})
-    compiled = compile_pipeline(bundle.pipeline, _input_rows(inputs, manifest))
-    manifest = manifest.model_copy(update={"fast_path": compiled.report})
-    extra = {ONNX_FILE: compiled.onnx} if compiled.onnx is not None else None
+    extra: dict[str, bytes] | None = None
+    if inputs:
+        compiled = compile_pipeline(bundle.pipeline, _input_rows(inputs, manifest))
+        manifest = manifest.model_copy(update={"fast_path": compiled.report})
+        extra = {ONNX_FILE: compiled.onnx} if compiled.onnx is not None else None
+    else:
+        reason = "no --input data to check a compiled form against"
+        manifest = manifest.model_copy(update={"fast_path": FastPath(reason=reason)})
     return write_bundle(output_dir, bundle.pipeline, manifest, extra)
 
 

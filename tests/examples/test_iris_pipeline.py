@@ -1,4 +1,5 @@
-"""Every estimator that params.yaml offers trains, scores well and uses the engineered feature."""
+"""The iris example's builder: every estimator it offers trains, scores well and uses the
+engineered feature."""
 
 from __future__ import annotations
 
@@ -6,9 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from iris_example.pipeline import build
 
-from pipeserve.training.params import TrainParams
-from pipeserve.training.pipeline import build_pipeline
 from tests.conftest import PRODUCTS
 
 
@@ -27,7 +27,7 @@ def test_each_estimator_reaches_ninety_percent_test_accuracy(
     estimator: str, iris_split: tuple[Path, Path]
 ) -> None:
     x_train, y_train, x_test, y_test = _load(iris_split)
-    pipeline = build_pipeline(TrainParams(estimator=estimator, products=PRODUCTS))  # type: ignore[arg-type]
+    pipeline = build({"estimator": estimator, "products": PRODUCTS})
 
     pipeline.fit(x_train, y_train)
 
@@ -39,7 +39,7 @@ def test_the_model_receives_the_engineered_feature(
     estimator: str, iris_split: tuple[Path, Path]
 ) -> None:
     x_train, y_train, _, _ = _load(iris_split)
-    pipeline = build_pipeline(TrainParams(estimator=estimator, products=PRODUCTS))  # type: ignore[arg-type]
+    pipeline = build({"estimator": estimator, "products": PRODUCTS})
 
     pipeline.fit(x_train, y_train)
 
@@ -49,7 +49,7 @@ def test_the_model_receives_the_engineered_feature(
 
 def test_the_decision_tree_splits_on_petal_area(iris_split: tuple[Path, Path]) -> None:
     x_train, y_train, _, _ = _load(iris_split)
-    pipeline = build_pipeline(TrainParams(estimator="decision_tree", products=PRODUCTS))
+    pipeline = build({"estimator": "decision_tree", "products": PRODUCTS})
 
     pipeline.fit(x_train, y_train)
 
@@ -60,7 +60,12 @@ def test_the_decision_tree_splits_on_petal_area(iris_split: tuple[Path, Path]) -
 
 
 def test_svm_probabilities_come_from_calibration_not_the_deprecated_flag() -> None:
-    model = build_pipeline(TrainParams(estimator="svm"))[-1]
+    model = build({"estimator": "svm"})[-1]
 
     assert type(model).__name__ == "CalibratedClassifierCV"
     assert model.estimator.get_params()["probability"] in (False, "deprecated")
+
+
+def test_a_wrong_parameter_is_named() -> None:
+    with pytest.raises(ValueError, match=r"svm\.C"):
+        build({"svm": {"C": -1}})

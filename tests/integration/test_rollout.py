@@ -1,4 +1,4 @@
-"""Rolling out a new model version under load drops no request (real Gunicorn, 2 workers)."""
+"""Rolling out a new model version under load drops no request (real server, 2 workers)."""
 
 from __future__ import annotations
 

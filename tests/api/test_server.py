@@ -137,3 +137,22 @@ def test_quick_requests_are_never_reported() -> None:
         time.sleep(0.1)
 
     assert reported == []
+
+
+def test_while_draining_every_answer_closes_its_connection() -> None:
+    sent: list[list[tuple[str, str]]] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    def record(status: str, headers: list[tuple[str, str]]) -> None:
+        sent.append(headers)
+
+    gate = _gate(app)
+    gate(_environ("/predict"), record)
+    gate.closing.set()
+    gate(_environ("/predict"), record)
+
+    assert ("Connection", "close") not in sent[0]
+    assert ("Connection", "close") in sent[1]

@@ -208,22 +208,31 @@ def create_wsgi_app() -> WSGIApp:
     )
     app.wsgi_app = gate  # type: ignore[method-assign]
     if settings.runtime_dir is not None:
-        _watch_drain(app, settings.runtime_dir / DRAIN_MARKER)
+        _watch_drain(app, gate, settings.runtime_dir / DRAIN_MARKER)
         # Tells the master (replacing workers on SIGHUP) that this one is about to serve.
         (settings.runtime_dir / f"ready-{os.getpid()}").touch()
     return app
 
 
-def _watch_drain(app: Flask, marker: Path, interval: float = 0.05) -> None:
-    """Turn readiness to 503 when the master writes the drain marker (a stat every 50 ms)."""
+def _watch_drain(app: Flask, gate: Gate, marker: Path, interval: float = 0.05) -> None:
+    """Turn readiness to 503 and close connections after each answer once the master writes
+    the drain marker (a stat every 50 ms)."""
     from pipeserve.api.context import start_draining  # noqa: PLC0415
 
     def watch() -> None:
         while not marker.exists():
             time.sleep(interval)
         start_draining(app)
+        gate.closing.set()
 
     threading.Thread(target=watch, name="pipeserve-drain", daemon=True).start()
+
+
+def _closing(start_response: StartResponse) -> StartResponse:
+    def start(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
+        return start_response(status, [*headers, ("Connection", "close")], *args)
+
+    return start
 
 
 def _end_worker(seconds: float) -> None:
@@ -265,9 +274,14 @@ class Gate:
         self._tick = tick
         self._watchdog: threading.Thread | None = None
         self._lock = threading.Lock()
+        # Set while draining: every answer closes its connection, so that clients stop reusing
+        # keep-alive connections before the worker closes them.
+        self.closing = threading.Event()
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         self._read_body(environ)
+        if self.closing.is_set():
+            start_response = _closing(start_response)
         if environ.get("PATH_INFO") in UNGATED_PATHS:
             return self._run(environ, start_response)
         with self._slots:

@@ -213,6 +213,8 @@ def check_answers(server: RunningServer, bodies: dict[tuple[str, int], bytes]) -
             raise ServerError(
                 f"{server.spec.label}: HTTP {error.code} for {size} rows: {detail}"
             ) from error
+        except (urllib.error.URLError, OSError) as error:
+            raise ServerError(f"{server.spec.label}: no answer for {size} rows: {error}") from error
         if kind == "hello":
             continue
         answer = orjson.loads(payload)

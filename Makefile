@@ -166,4 +166,4 @@ bench-peers: models $(VENV)/.bench $(MLSERVER_VENV)/.installed ## make bench plu
 SOAK_SECONDS ?= 600
 .PHONY: soak
 soak: models ## real server, 64 clients for SOAK_SECONDS (600): errors, latency, worker RSS (not part of test)
-	$(BIN)/python benchmarks/soak.py --seconds $(SOAK_SECONDS) $(SOAK_ARGS)
+	$(BIN)/python -m benchmarks.soak --seconds $(SOAK_SECONDS) $(SOAK_ARGS)

@@ -132,7 +132,7 @@ class Settings(BaseSettings):
         ge=0,
         le=60,
         description="After SIGTERM, seconds the server keeps accepting requests with /readyz "
-        "answering 503, before in-flight requests get PIPESERVE_GRACEFUL_TIMEOUT to finish.",
+        "answering 503 (part of PIPESERVE_GRACEFUL_TIMEOUT); then in-flight requests finish.",
     )
     runtime_dir: Path | None = Field(
         default=None,

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import os
 import shutil
 import sys
@@ -101,7 +102,8 @@ def serve(settings: Settings) -> None:
         log_access=False,  # pipeserve writes its own JSON access log
         respawn_failed_workers=True,
         respawn_interval=RESPAWN_INTERVAL_S,
-        workers_kill_timeout=max(1, settings.graceful_timeout),
+        # SIGTERM to exit within PIPESERVE_GRACEFUL_TIMEOUT, the drain included.
+        workers_kill_timeout=max(1, settings.graceful_timeout - math.ceil(settings.drain_seconds)),
     )
     server.drain_marker = runtime / DRAIN_MARKER
     server.drain_seconds = settings.drain_seconds

@@ -1,5 +1,5 @@
 # pipeserve serving image: the package in a venv plus the bundle(s) that `dvc repro` wrote to
-# models/, run by Gunicorn as a non-root user that OpenShift's restricted-v2 SCC accepts.
+# models/, run by pipeserve serve (granian) as a non-root user that OpenShift's restricted-v2 SCC accepts.
 #
 # Build from a checkout where `make models` (dvc repro) has run:
 #   podman build --build-arg BASE_IMAGE=<a Debian/Python 3.11 image> -t pipeserve .
@@ -61,8 +61,8 @@ RUN /opt/pipeserve/venv/bin/pip uninstall --yes pip setuptools \
 
 FROM ${BASE_IMAGE} AS runtime
 # Owned by 1001, group 0 (modes kept from the build stages, g=u). Nothing is written at run time
-# except Gunicorn's heartbeat files in /dev/shm (see pipeserve.api.gunicorn_conf) and /tmp, which
-# the Deployment mounts as an emptyDir: the root filesystem can stay read-only.
+# except the server's runtime directory (metrics of the workers, the drain marker) in /dev/shm or
+# /tmp, which the Deployment mounts as an emptyDir: the root filesystem can stay read-only.
 COPY --from=venv --chown=1001:0 /opt/pipeserve/venv /opt/pipeserve/venv
 COPY --from=app --chown=1001:0 /opt/pipeserve/app /opt/pipeserve/app
 COPY --from=app --chown=1001:0 /srv/models /srv/models
@@ -76,11 +76,12 @@ ENV PATH=/opt/pipeserve/app/bin:/opt/pipeserve/venv/bin:${PATH} \
 WORKDIR /srv
 USER 1001:0
 EXPOSE 8080
-# Gunicorn stops accepting, lets in-flight requests finish (PIPESERVE_GRACEFUL_TIMEOUT) and exits 0.
+# On SIGTERM readiness turns 503, then in-flight requests finish (PIPESERVE_GRACEFUL_TIMEOUT); exit 0.
 STOPSIGNAL SIGTERM
 # For docker/podman only; Kubernetes uses the Deployment's probes instead.
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s \
     CMD ["python3", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/readyz' % os.environ.get('PIPESERVE_PORT', '8080'), timeout=2)"]
-# Gunicorn is PID 1 and receives SIGTERM directly (exec form, no shell in between).
-ENTRYPOINT ["gunicorn", "-c", "python:pipeserve.api.gunicorn_conf"]
-CMD ["pipeserve.api:create_app()"]
+# The server's master (granian, see pipeserve.api.server) is PID 1 and receives SIGTERM directly
+# (exec form, no shell in between).
+ENTRYPOINT ["pipeserve"]
+CMD ["serve"]

@@ -41,7 +41,7 @@ models: $(VENV)/.train ## run the DVC pipeline (prepare, train, evaluate, bundle
 	$(BIN)/dvc repro
 
 .PHONY: serve
-serve: models ## train if needed, then serve the models on 127.0.0.1:8080 with Gunicorn
+serve: models ## train if needed, then serve the models on 127.0.0.1:8080 (granian, 2 workers)
 	$(BIN)/pipeserve serve
 
 .PHONY: dev
@@ -144,19 +144,31 @@ docs: $(VENV)/.dev ## regenerate the README's settings table from pipeserve.sett
 
 .PHONY: clean
 clean: ## remove the environment and caches (not data or models)
-	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache .coverage build/deploy
+	rm -rf $(VENV) $(CHECKOV_VENV) $(MLSERVER_VENV) .pytest_cache .mypy_cache .ruff_cache .coverage build/deploy
 
-# granian is optional: without it the benchmark reports granian's rows as unavailable.
+# The stacks the benchmark compares with (the seed design on Gunicorn, FastAPI on uvicorn).
 $(VENV)/.bench: $(VENV)/.train pyproject.toml $(CONSTRAINTS)
-	if $(BIN)/pip install $(PIP_FLAGS) -c $(CONSTRAINTS) -e '.[train,bench]'; then touch $@; \
-	else echo "warning: granian did not install; the benchmark reports it as unavailable" >&2; fi
+	$(BIN)/pip install $(PIP_FLAGS) -c $(CONSTRAINTS) -e '.[train,bench]'
+	touch $@
 
 BENCH_ARGS ?=
 .PHONY: bench
-bench: models $(VENV)/.bench ## load-test pipeserve against plain Flask on 127.0.0.1 with wrk (~8 min)
+bench: models $(VENV)/.bench ## pipeserve vs the seed design, FastAPI, a minimal ONNX app, hello; wrk on 127.0.0.1 (~6 min)
 	$(BIN)/python -m benchmarks.bench $(BENCH_ARGS)
+
+# MLServer pins its own versions of shared libraries: it lives in its own environment.
+MLSERVER_VENV := .venv-mlserver
+MLSERVER_PINS := 'mlserver==1.7.1' 'mlserver-sklearn==1.7.1' 'scikit-learn==1.9.*'
+$(MLSERVER_VENV)/.installed:
+	rm -rf $(MLSERVER_VENV) && $(PYTHON) -m venv $(MLSERVER_VENV)
+	$(MLSERVER_VENV)/bin/pip install $(PIP_FLAGS) $(MLSERVER_PINS)
+	touch $@
+
+.PHONY: bench-peers
+bench-peers: models $(VENV)/.bench $(MLSERVER_VENV)/.installed ## make bench plus MLServer 1.7 (mlserver-sklearn, defaults)
+	$(BIN)/python -m benchmarks.bench --peers $(BENCH_ARGS)
 
 SOAK_SECONDS ?= 600
 .PHONY: soak
 soak: models ## real server, 64 clients for SOAK_SECONDS (600): errors, latency, worker RSS (not part of test)
-	$(BIN)/python benchmarks/soak.py --seconds $(SOAK_SECONDS) $(SOAK_ARGS)
+	$(BIN)/python -m benchmarks.soak --seconds $(SOAK_SECONDS) $(SOAK_ARGS)

@@ -1,11 +1,13 @@
-"""The benchmark: pipeserve (each inference path) against a plain Flask+sklearn app and a bare
-"hello" endpoint, on real servers on 127.0.0.1, loaded by wrk.
+"""The benchmark: pipeserve as `make serve` ships it (friendly API and Open Inference Protocol
+V2) against the seed design, FastAPI, a hand-written minimal ONNX app and a bare "hello" on each
+server, all on 127.0.0.1, 2 workers each, loaded by wrk in one interleaved run; ``--peers`` adds
+MLServer. Then the hostile-client scenario against pipeserve: /healthz and predict latency while
+200 idle and 32 stalled-upload connections are held open.
 
-Run ``make bench`` (or ``python -m benchmarks.bench --help`` from the project root, with the
-project's environment and a built bundle). It prints the table, the in-process cost per call of
-each predictor path, the issue's target ratios, start-to-ready times and worker memory, and writes
-everything to ``benchmarks/results/<date>-<commit>.json``. A configuration that cannot run here
-(a setting this pipeserve does not have, granian not installed) is reported as unavailable.
+Run ``make bench`` / ``make bench-peers`` (or ``python -m benchmarks.bench --help`` from the
+project root). It prints the table, the ratios against the serving-core issue's targets, start to
+ready and worker memory, and writes everything to ``benchmarks/results/<date>-<commit>.json``.
+A row that cannot run here (its server is not installed) is reported as unavailable.
 """
 
 from __future__ import annotations
@@ -21,18 +23,19 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import pandas as pd
 
-from benchmarks import inprocess, report
-from benchmarks.servers import THREADS, WORKERS, RunningServer, ServerError, ServerSpec, running
+from benchmarks import report
+from benchmarks.hostile import IDLE, STALLED, hold_hostile, probe_latency
+from benchmarks.servers import WORKERS, RunningServer, ServerError, ServerSpec, running
 from benchmarks.wrk import WrkError, ensure_wrk, run_wrk, write_post_script, wrk_version
 from pipeserve.bundle.io import read_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCHES = (1, 1000)
-CONCURRENCIES = (1, 8, 64)
 WARMUP_CONCURRENCY = 8
 
 
@@ -40,86 +43,143 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def available_settings() -> set[str]:
-    """The PIPESERVE_* settings (lower-case field names) this pipeserve knows."""
-    from pipeserve.settings import Settings  # noqa: PLC0415 - only to list its fields
-
-    return set(Settings.model_fields)
+# (batch, concurrency) of each cell: one row alone and under load, 1000-row requests.
+PREDICT_CELLS = ((1, 1), (1, 64), (1000, 8))
+HELLO_CELLS = ((1, 1), (1, 64))
 
 
-def granian_installed() -> bool:
-    return (Path(sys.executable).parent / "granian").exists()
+def installed(script: str, bin_dir: Path | None = None) -> bool:
+    return ((bin_dir or Path(sys.executable).parent) / script).exists()
 
 
-def server_specs(model: str, settings: set[str], granian: bool) -> list[ServerSpec]:
-    """Every configuration in the table, in order; those that cannot run here say why."""
-    predict = f"/api/v1/models/{model}/predict"
-    has_onnx = "inference_path" in settings
-    no_onnx = None if has_onnx else "this pipeserve has no PIPESERVE_INFERENCE_PATH (no ONNX path)"
-    no_batching = None if "batching" in settings else "this pipeserve has no PIPESERVE_BATCHING"
-    no_granian = None if granian else "granian is not installed (pip install granian)"
-    # The fastest path there is, for the rows that vary something else (batching, server).
-    best = "onnx" if has_onnx else "sklearn"
-    best_env = {"PIPESERVE_INFERENCE_PATH": best} if has_onnx else {}
-    return [
+def server_specs(model: str, *, peers: bool) -> list[ServerSpec]:
+    """Every row of the table, in order; a row whose server is missing says why."""
+    from benchmarks.servers import MLSERVER_BIN  # noqa: PLC0415
+
+    def missing(script: str, extra: str, bin_dir: Path | None = None) -> str | None:
+        return None if installed(script, bin_dir) else f"{script} not installed ({extra})"
+
+    friendly = f"/api/v1/models/{model}/predict"
+    bench_extra = "pip install -e '.[bench]'"
+    specs = [
+        ServerSpec("pipeserve", "pipeserve friendly API", "pipeserve", "pipeserve", friendly, ()),
         ServerSpec(
-            "pipeserve-onnx",
-            "pipeserve onnx (gunicorn)",
+            "pipeserve-v2",
+            "pipeserve Open Inference Protocol V2",
             "pipeserve",
-            "gunicorn",
-            predict,
-            BATCHES,
-            {"PIPESERVE_INFERENCE_PATH": "onnx"},
-            no_onnx,
+            "pipeserve",
+            f"/v2/models/{model}/infer",
+            (),
         ),
         ServerSpec(
-            "pipeserve-sklearn",
-            "pipeserve sklearn (gunicorn)",
-            "pipeserve",
-            "gunicorn",
-            predict,
-            BATCHES,
-            {"PIPESERVE_INFERENCE_PATH": "sklearn"} if has_onnx else {},
-        ),
-        ServerSpec(
-            f"pipeserve-{best}-batching",
-            f"pipeserve {best}+batching (gunicorn)",
-            "pipeserve",
-            "gunicorn",
-            predict,
-            BATCHES,
-            {**best_env, "PIPESERVE_BATCHING": "true"},
-            no_batching,
-        ),
-        ServerSpec(
-            "baseline",
-            "plain Flask+sklearn (gunicorn)",
-            "baseline",
-            "gunicorn",
+            "seed",
+            "seed: Flask + Gunicorn sync + sklearn SVC",
+            "seed",
+            "gunicorn-sync",
             "/predict",
-            BATCHES,
-        ),
-        ServerSpec("hello", "bare Flask hello (gunicorn)", "hello", "gunicorn", "/", (1,)),
-        ServerSpec(
-            f"pipeserve-{best}-granian",
-            f"pipeserve {best} (granian)",
-            "pipeserve",
-            "granian",
-            predict,
-            BATCHES,
-            best_env,
-            no_granian,
+            (),
+            unavailable=missing("gunicorn", bench_extra),
         ),
         ServerSpec(
-            "hello-granian",
-            "bare Flask hello (granian)",
+            "fastapi",
+            "FastAPI + uvicorn + sklearn SVC",
+            "fastapi",
+            "uvicorn",
+            "/predict",
+            (),
+            unavailable=missing("uvicorn", bench_extra),
+        ),
+        ServerSpec(
+            "minimal", "minimal Flask + onnxruntime + orjson", "minimal", "granian", "/predict", ()
+        ),
+        ServerSpec("hello-granian", "bare Flask hello (granian)", "hello", "granian", "/", ()),
+        ServerSpec(
+            "hello-gunicorn",
+            "bare Flask hello (Gunicorn sync)",
             "hello",
-            "granian",
+            "gunicorn-sync",
             "/",
-            (1,),
-            unavailable=no_granian,
+            (),
+            unavailable=missing("gunicorn", bench_extra),
         ),
     ]
+    if peers:
+        specs.append(
+            ServerSpec(
+                "mlserver",
+                "MLServer 1.7 + mlserver-sklearn, defaults",
+                "mlserver",
+                "mlserver",
+                f"/v2/models/{model}/infer",
+                (),
+                unavailable=missing("mlserver", "make bench-peers installs it", MLSERVER_BIN),
+            )
+        )
+    return specs
+
+
+def protocol(spec: ServerSpec) -> str:
+    """Which body a row is sent: the friendly API's, V2 with a tensor per feature, V2 with one
+    matrix (MLServer's scikit-learn runtime), or none that matters (hello)."""
+    if spec.app == "hello":
+        return "hello"
+    if spec.app == "mlserver":
+        return "v2-matrix"
+    return "v2" if spec.name == "pipeserve-v2" else "friendly"
+
+
+def cells_of(spec: ServerSpec) -> tuple[tuple[int, int], ...]:
+    return HELLO_CELLS if spec.app == "hello" else PREDICT_CELLS
+
+
+def encode_bodies(
+    rows: dict[int, list[dict[str, Any]]], features: list[str]
+) -> dict[tuple[str, int], bytes]:
+    """The request body of each protocol and batch size, from the same rows."""
+    bodies: dict[tuple[str, int], bytes] = {}
+    for size, batch in rows.items():
+        bodies["friendly", size] = orjson.dumps({"instances": batch})
+        bodies["hello", size] = bodies["friendly", size]
+        tensors = [
+            {"name": f, "shape": [size], "datatype": "FP64", "data": [r[f] for r in batch]}
+            for f in features
+        ]
+        bodies["v2", size] = orjson.dumps({"inputs": tensors})
+        matrix = [[r[f] for f in features] for r in batch]
+        bodies["v2-matrix", size] = orjson.dumps(
+            {
+                "inputs": [
+                    {
+                        "name": "input-0",
+                        "shape": [size, len(features)],
+                        "datatype": "FP64",
+                        "data": matrix,
+                    }
+                ]
+            }
+        )
+    return bodies
+
+
+def prepare_mlserver(root: Path, model: str, train_csv: Path) -> None:
+    """MLServer's model repository: the seed's model, saved with joblib as its runtime expects."""
+    import joblib  # noqa: PLC0415
+
+    from benchmarks.seed_app import build_model  # noqa: PLC0415
+
+    directory = root / "build" / "mlserver" / model
+    directory.mkdir(parents=True, exist_ok=True)
+    joblib.dump(build_model(str(train_csv)), directory / "model.joblib")
+    (directory / "model-settings.json").write_text(
+        orjson.dumps(
+            {
+                "name": model,
+                "implementation": "mlserver_sklearn.SKLearnModel",
+                "parameters": {"uri": "./model.joblib"},
+            }
+        ).decode()
+    )
+    (directory.parent / "settings.json").write_text('{"debug": false}')
 
 
 def request_rows(
@@ -132,15 +192,16 @@ def request_rows(
     return {size: list(itertools.islice(itertools.cycle(records), size)) for size in sizes}
 
 
-def check_answers(server: RunningServer, bodies: dict[int, bytes]) -> None:
-    """One request per batch size before the load: a 200, and one prediction per row.
+def check_answers(server: RunningServer, bodies: dict[tuple[str, int], bytes]) -> None:
+    """One request per batch size before the load: a 200, and one answer per row.
 
     Raises :class:`ServerError` otherwise, so a broken server is not measured as a fast one.
     """
-    for size in server.spec.batches:
+    kind = protocol(server.spec)
+    for size in sorted({batch for batch, _ in cells_of(server.spec)}):
         request = urllib.request.Request(  # noqa: S310 - http://127.0.0.1 only
             server.url(server.spec.predict_path),
-            data=bodies[size],
+            data=bodies[kind, size],
             headers={"Content-Type": "application/json"},
             method="POST",
         )
@@ -152,39 +213,48 @@ def check_answers(server: RunningServer, bodies: dict[int, bytes]) -> None:
             raise ServerError(
                 f"{server.spec.label}: HTTP {error.code} for {size} rows: {detail}"
             ) from error
-        if server.spec.app != "hello":
-            predictions = orjson.loads(payload)["predictions"]
-            if len(predictions) != size:
-                raise ServerError(
-                    f"{server.spec.label}: {len(predictions)} predictions for {size} rows"
-                )
+        except (urllib.error.URLError, OSError) as error:
+            raise ServerError(f"{server.spec.label}: no answer for {size} rows: {error}") from error
+        if kind == "hello":
+            continue
+        answer = orjson.loads(payload)
+        count = (
+            len(answer["predictions"]) if kind == "friendly" else answer["outputs"][0]["shape"][0]
+        )
+        if count != size:
+            raise ServerError(f"{server.spec.label}: {count} answers for {size} rows")
 
 
-def served_path(server: RunningServer, model: str) -> str | None:
-    """The inference path pipeserve says answers for ``model`` (None when its metadata does not
-    say: a pipeserve from before the fast path).
-
-    Raises :class:`ServerError` when it is not the path the row asked for, so that a row is never
-    measured on a different path than its label says.
-    """
-    with urllib.request.urlopen(server.url(f"/api/v1/models/{model}"), timeout=10) as response:  # noqa: S310  # nosec B310
-        path = orjson.loads(response.read()).get("inference_path")
-    wanted = server.spec.env.get("PIPESERVE_INFERENCE_PATH")
-    if wanted and path != wanted:
-        raise ServerError(f"{server.spec.label}: asked for the {wanted} path, it serves {path}")
-    return str(path) if path else None
+def hostile(server: RunningServer, body: bytes) -> dict[str, Any]:
+    """/healthz and predict latency while 200 idle and 32 stalled-upload connections are held."""
+    address = urlsplit(server.base)
+    host, port = str(address.hostname), int(address.port or 80)
+    with hold_hostile(host, port, path=server.spec.predict_path):
+        probes = probe_latency(
+            host, port, predict_path=server.spec.predict_path, predict_body=body, count=20
+        )
+    return {
+        "idle": IDLE,
+        "stalled": STALLED,
+        **{
+            probe.name: {
+                "p50_ms": probe.p50_ms,
+                "max_ms": probe.max_ms,
+                "failures": probe.failures,
+            }
+            for probe in probes
+        },
+    }
 
 
 def measure_server(
     spec: ServerSpec,
     *,
     wrk: str,
-    scripts: dict[int, Path],
-    bodies: dict[int, bytes],
+    scripts: dict[tuple[str, int], Path],
+    bodies: dict[tuple[str, int], bytes],
     bundle: Path,
-    model: str,
     log_dir: Path,
-    concurrencies: tuple[int, ...],
     duration_s: float,
     warmup_s: float,
 ) -> dict[str, Any]:
@@ -194,7 +264,6 @@ def measure_server(
         "label": spec.label,
         "app": spec.app,
         "server": spec.server,
-        "settings": spec.env,
         "available": spec.unavailable is None,
         "reason": spec.unavailable,
         "cells": [],
@@ -202,41 +271,50 @@ def measure_server(
     if spec.unavailable:
         log(f"{spec.label}: unavailable: {spec.unavailable}")
         return result
+    kind = protocol(spec)
     try:
         with running(spec, root=ROOT, bundle=bundle, log_dir=log_dir) as server:
             result["ready_s"] = server.ready_s
             log(f"{spec.label}: ready in {server.ready_s:.2f} s")
             check_answers(server, bodies)
-            if spec.app == "pipeserve":
-                result["inference_path"] = served_path(server, model)
             url = server.url(spec.predict_path)
-            for size in spec.batches:
+            for size in sorted({batch for batch, _ in cells_of(spec)}):
                 run_wrk(
-                    wrk, url, scripts[size], connections=WARMUP_CONCURRENCY, duration_s=warmup_s
+                    wrk,
+                    url,
+                    scripts[kind, size],
+                    connections=WARMUP_CONCURRENCY,
+                    duration_s=warmup_s,
                 )
-            for size in spec.batches:
-                for connections in concurrencies:
-                    item: dict[str, Any] = {"concurrency": connections, "batch": size}
-                    try:
-                        measured = run_wrk(
-                            wrk, url, scripts[size], connections=connections, duration_s=duration_s
-                        )
-                    except WrkError as error:
-                        item["error"] = str(error)
-                        log(f"  c{connections} batch {size}: failed: {error}")
-                    else:
-                        item.update(measured.as_dict())
-                        # Only answered requests delivered rows.
-                        ok = max(0, measured.requests - measured.non_2xx)
-                        item["rows_per_s"] = ok * size / measured.duration_s
-                        log(
-                            f"  c{connections:<3} batch {size:<5} {measured.requests_per_s:>9,.0f}"
-                            f" req/s  p50 {measured.p50_ms:.2f} ms  p99 {measured.p99_ms:.2f} ms"
-                            f"  errors {measured.errors}"
-                        )
-                    result["cells"].append(item)
+            for size, connections in cells_of(spec):
+                item: dict[str, Any] = {"concurrency": connections, "batch": size}
+                try:
+                    measured = run_wrk(
+                        wrk,
+                        url,
+                        scripts[kind, size],
+                        connections=connections,
+                        duration_s=duration_s,
+                    )
+                except WrkError as error:
+                    item["error"] = str(error)
+                    log(f"  c{connections} batch {size}: failed: {error}")
+                else:
+                    item.update(measured.as_dict())
+                    # Only answered requests delivered rows.
+                    ok = max(0, measured.requests - measured.non_2xx)
+                    item["rows_per_s"] = ok * size / measured.duration_s
+                    log(
+                        f"  c{connections:<3} batch {size:<5} {measured.requests_per_s:>9,.0f}"
+                        f" req/s  p50 {measured.p50_ms:.2f} ms  p99 {measured.p99_ms:.2f} ms"
+                        f"  errors {measured.errors}"
+                    )
+                result["cells"].append(item)
             result["worker_rss_mb"] = [round(v, 1) for v in server.worker_rss_mb()]
             result["workers"] = len(result["worker_rss_mb"])
+            if spec.name == "pipeserve":
+                result["hostile"] = hostile(server, bodies[kind, 1])
+                log(f"  hostile clients: {result['hostile']}")
     except ServerError as error:
         result["available"] = False
         result["reason"] = f"failed: {str(error).splitlines()[0]}"
@@ -249,30 +327,32 @@ def print_report(results: dict[str, Any]) -> None:
     servers = results["servers"]
     print(f"\nMachine: {report.machine_line(results['machine'])}")
     print(
-        f"Commit {results['git']['short']}; {results['config']['workers']} workers x "
-        f"{results['config']['threads']} threads each; wrk {results['config']['duration_s']} s "
-        f"per cell after {results['config']['warmup_s']} s warm-up; load average (1/5/15 min) "
-        f"{results['config']['load_average_before']} before, "
-        f"{results['config']['load_average_after']} after\n"
+        f"Commit {results['git']['short']}; {results['config']['workers']} workers each; wrk "
+        f"{results['config']['duration_s']} s per cell after {results['config']['warmup_s']} s "
+        f"warm-up; load average (1/5/15 min) {results['config']['load_average_before']} "
+        f"before, {results['config']['load_average_after']} after\n"
     )
-    print(report.format_table(servers))
+    print(report.summary_table(servers))
     print("\nStart to ready and memory per worker:")
     for server in servers:
         if server["available"]:
             rss = ", ".join(f"{v:.0f}" for v in server.get("worker_rss_mb", []))
-            print(f"  {server['label']:<36} ready {server['ready_s']:.2f} s   RSS MiB {rss}")
-    print("\nIn process, µs per call (median):")
-    for step, sizes in results["in_process_us"].items():
-        cells = "  ".join(
-            f"{size} row{'s' if size != '1' else ''}: "
-            + (f"{value:,.1f}" if isinstance(value, float) else value)
-            for size, value in sizes.items()
-        )
-        print(f"  {step:<46} {cells}")
-    print("\nTargets (issue 7):")
-    for name, targets in results["targets"].items():
-        print(f" {name}:")
-        print(report.format_targets([report.Target(**_target_args(t)) for t in targets]))
+            print(f"  {server['label']:<44} ready {server['ready_s']:.2f} s   RSS MiB {rss}")
+    for server in servers:
+        if "hostile" in server:
+            held = server["hostile"]
+            print(
+                f"\nHostile clients ({held['idle']} idle + {held['stalled']} stalled uploads "
+                f"held open), {server['label']}:"
+            )
+            for name in ("healthz", "predict"):
+                probe = held[name]
+                print(
+                    f"  {name:<8} p50 {probe['p50_ms']:.1f} ms  max {probe['max_ms']:.1f} ms  "
+                    f"failures {probe['failures']}"
+                )
+    print("\nTargets (serving-core issue):")
+    print(report.format_targets([report.Target(**_target_args(t)) for t in results["targets"]]))
 
 
 def _target_args(target: dict[str, Any]) -> dict[str, Any]:
@@ -301,19 +381,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--warmup", type=float, default=2, help="seconds of warm-up per batch size [2]"
     )
-    parser.add_argument(
-        "--concurrency",
-        default=",".join(map(str, CONCURRENCIES)),
-        help="connections per cell, comma-separated [1,8,64]",
-    )
-    parser.add_argument("--only", default="", help="server names to run, comma-separated [all]")
+    parser.add_argument("--peers", action="store_true", help="add MLServer (make bench-peers)")
+    parser.add_argument("--only", default="", help="row names to run, comma-separated [all]")
     parser.add_argument("--results-dir", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--no-install", action="store_true", help="never apt-get install wrk")
     parser.add_argument(
         "--markdown",
         type=Path,
         metavar="RESULTS_JSON",
-        help="print that run's table as Markdown (for the README) and exit",
+        help="print that run's tables as Markdown (for the README) and exit",
     )
     return parser.parse_args(argv)
 
@@ -321,7 +397,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.markdown:
-        print(report.markdown_table(orjson.loads(args.markdown.read_bytes())["servers"]))
+        saved = orjson.loads(args.markdown.read_bytes())
+        print(report.summary_markdown(saved["servers"]))
+        print()
+        print(report.targets_markdown(saved["targets"]))
         return 0
     try:
         wrk = ensure_wrk(install=not args.no_install)
@@ -330,31 +409,29 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     bundle = args.bundle.resolve()
     manifest = read_manifest(bundle)
-    concurrencies = tuple(int(c) for c in args.concurrency.split(","))
     rows = request_rows(args.rows, manifest.feature_names, BATCHES)
-    bodies = {size: orjson.dumps({"instances": batch}) for size, batch in rows.items()}
-    specs = server_specs(manifest.name, available_settings(), granian_installed())
+    bodies = encode_bodies(rows, manifest.feature_names)
+    specs = server_specs(manifest.name, peers=args.peers)
     if args.only:
         wanted = set(args.only.split(","))
         specs = [s for s in specs if s.name in wanted]
+    if any(s.app == "mlserver" and not s.unavailable for s in specs):
+        prepare_mlserver(ROOT, manifest.name, ROOT / "data" / "prepared" / "train.csv")
     runnable = [s for s in specs if not s.unavailable]
-    cells = sum(len(s.batches) * len(concurrencies) for s in runnable)
-    warmups = sum(len(s.batches) for s in runnable)
+    cells = sum(len(cells_of(s)) for s in runnable)
     log(
         f"{len(runnable)} servers, {cells} cells: about "
-        f"{(cells * args.duration + warmups * args.warmup) / 60 + len(runnable) * 0.2:.0f} min"
+        f"{(cells * args.duration + cells * args.warmup) / 60 + len(runnable) * 0.3:.0f} min"
     )
     started = time.monotonic()
     # Other work on the machine skews every number: recorded so a reader can judge the run.
     load_before = [round(x, 2) for x in os.getloadavg()]
-    log("in-process timings ...")
-    in_process = inprocess.measure(bundle, rows)
     servers = []
     with tempfile.TemporaryDirectory(prefix="pipeserve-bench-") as tmp:
         work = Path(tmp)
         scripts = {
-            size: write_post_script(body, work / f"post-{size}.lua")
-            for size, body in bodies.items()
+            key: write_post_script(body, work / f"post-{key[0]}-{key[1]}.lua")
+            for key, body in bodies.items()
         }
         for spec in specs:
             servers.append(
@@ -364,35 +441,24 @@ def main(argv: list[str] | None = None) -> int:
                     scripts=scripts,
                     bodies=bodies,
                     bundle=bundle,
-                    model=manifest.name,
                     log_dir=work,
-                    concurrencies=concurrencies,
                     duration_s=args.duration,
                     warmup_s=args.warmup,
                 )
             )
     now = datetime.datetime.now(datetime.UTC)
     git = report.git_state(ROOT)
-    targets = {
-        name: [t.as_dict() for t in report.compute_targets(servers, name, "baseline", hello)]
-        for name, hello in (
-            (s.name, "hello-granian" if s.server == "granian" else "hello")
-            for s in specs
-            if s.app == "pipeserve"
-        )
-    }
     results = {
         "date": now.isoformat(timespec="seconds"),
+        "command": "python -m benchmarks.bench " + " ".join(argv or sys.argv[1:]),
         "git": git,
         "machine": report.machine_info(),
         "versions": {**report.library_versions(), "wrk": wrk_version(wrk)},
         "config": {
             "workers": WORKERS,
-            "threads": THREADS,
             "duration_s": args.duration,
             "warmup_s": args.warmup,
-            "concurrencies": list(concurrencies),
-            "batches": list(BATCHES),
+            "cells": {"predict": PREDICT_CELLS, "hello": HELLO_CELLS},
             "bundle": str(bundle.relative_to(ROOT) if bundle.is_relative_to(ROOT) else bundle),
             "model": manifest.name,
             "estimator": manifest.estimator,
@@ -401,8 +467,7 @@ def main(argv: list[str] | None = None) -> int:
             "load_average_after": [round(x, 2) for x in os.getloadavg()],
         },
         "servers": servers,
-        "in_process_us": in_process,
-        "targets": targets,
+        "targets": [t.as_dict() for t in report.compute_targets(servers)],
     }
     print_report(results)
     path = report.write_results(

@@ -25,8 +25,10 @@ LIBRARIES = (
     "orjson",
     "flask",
     "apiflask",
-    "gunicorn",
     "granian",
+    "gunicorn",
+    "fastapi",
+    "uvicorn",
 )
 
 
@@ -38,53 +40,69 @@ def cell(server: dict[str, Any], concurrency: int, batch: int) -> dict[str, Any]
     return None
 
 
-def format_table(servers: list[dict[str, Any]]) -> str:
-    """A fixed-width table: one line per server, concurrency and batch size."""
-    header = (
-        f"{'server / path':<36} {'conc':>4} {'batch':>5} {'req/s':>9} {'p50 ms':>8} "
-        f"{'p99 ms':>8} {'errors':>7} {'rows/s':>10}"
-    )
-    lines = [header, "-" * len(header)]
+def _summary_cells(server: dict[str, Any]) -> list[str]:
+    one = cell(server, 1, 1)
+    loaded = cell(server, 64, 1)
+    big = cell(server, 8, 1000)
+    return [
+        f"{one['p50_ms']:.2f}" if one else "-",
+        f"{loaded['requests_per_s']:,.0f}" if loaded else "-",
+        f"{loaded['p99_ms']:.1f}" if loaded else "-",
+        f"{big['rows_per_s']:,.0f}" if big else "-",
+        f"{big['p50_ms']:.1f} / {big['p99_ms']:.1f}" if big else "-",
+        str(sum(c.get("errors", 0) for c in server["cells"])),
+    ]
+
+
+SUMMARY_HEADER = (
+    "stack",
+    "c=1 p50 ms",
+    "c=64 req/s",
+    "c=64 p99 ms",
+    "1000 rows: rows/s",
+    "1000 rows p50 / p99 ms",
+    "errors",
+)
+
+
+def summary_table(servers: list[dict[str, Any]]) -> str:
+    """A fixed-width table: one line per stack (one row alone, under load, 1000-row requests)."""
+    widths = (44, 10, 10, 11, 17, 22, 6)
+    lines = [
+        " ".join(
+            h.rjust(w) if i else h.ljust(w)
+            for i, (h, w) in enumerate(zip(SUMMARY_HEADER, widths, strict=True))
+        )
+    ]
+    lines.append("-" * len(lines[0]))
     for server in servers:
         if not server["available"]:
-            lines.append(f"{server['label']:<36} unavailable: {server['reason']}")
+            lines.append(f"{server['label']:<44} unavailable: {server['reason']}")
             continue
-        for item in server["cells"]:
-            prefix = f"{server['label']:<36} {item['concurrency']:>4} {item['batch']:>5}"
-            if "error" in item:
-                lines.append(f"{prefix} failed: {item['error']}")
-                continue
-            lines.append(
-                f"{prefix} {item['requests_per_s']:>9,.0f} {item['p50_ms']:>8.2f} "
-                f"{item['p99_ms']:>8.2f} {item['errors']:>7} {item['rows_per_s']:>10,.0f}"
+        values = [server["label"], *_summary_cells(server)]
+        lines.append(
+            " ".join(
+                v.rjust(w) if i else v.ljust(w)
+                for i, (v, w) in enumerate(zip(values, widths, strict=True))
             )
+        )
     return "\n".join(lines)
 
 
-def markdown_table(servers: list[dict[str, Any]]) -> str:
-    """The table as Markdown (for the project README)."""
-    lines = [
-        "| server / path | conc | batch | req/s | p50 ms | p99 ms | errors | rows/s |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|",
-    ]
+def summary_markdown(servers: list[dict[str, Any]]) -> str:
+    """The same table as Markdown (for the README)."""
+    lines = ["| " + " | ".join(SUMMARY_HEADER) + " |", "|---|" + "--:|" * (len(SUMMARY_HEADER) - 1)]
     for server in servers:
         if not server["available"]:
-            lines.append(f"| {server['label']} | | | unavailable: {server['reason']} | | | | |")
+            lines.append(f"| {server['label']} | unavailable: {server['reason']} |")
             continue
-        for item in server["cells"]:
-            if "error" in item:
-                continue
-            lines.append(
-                f"| {server['label']} | {item['concurrency']} | {item['batch']} | "
-                f"{item['requests_per_s']:,.0f} | {item['p50_ms']:.2f} | {item['p99_ms']:.2f} | "
-                f"{item['errors']} | {item['rows_per_s']:,.0f} |"
-            )
+        lines.append("| " + " | ".join([server["label"], *_summary_cells(server)]) + " |")
     return "\n".join(lines)
 
 
 @dataclass(frozen=True)
 class Target:
-    """One of the issue's targets, as measured for one pipeserve configuration."""
+    """One of the issue's targets, as measured in one run."""
 
     name: str
     candidate: str
@@ -115,81 +133,110 @@ def _ratio(top: float | None, bottom: float | None) -> float | None:
     return top / bottom if top is not None and bottom else None
 
 
-def _best_rows_per_s(server: dict[str, Any] | None, batch: int) -> float | None:
-    if server is None or not server["available"]:
-        return None
-    values = [c["rows_per_s"] for c in server["cells"] if c["batch"] == batch and "error" not in c]
-    return max(values) if values else None
+def compute_targets(servers: list[dict[str, Any]]) -> list[Target]:
+    """The serving-core issue's targets from one run's rows (by name: pipeserve, pipeserve-v2,
+    minimal, seed, mlserver, hello-granian). A value is None where a row or cell is missing."""
+    by_name = {s["name"]: s for s in servers if s["available"]}
 
-
-def compute_targets(
-    servers: list[dict[str, Any]], candidate: str, baseline: str, hello: str
-) -> list[Target]:
-    """The issue's targets for the pipeserve row ``candidate``, against the ``baseline`` and
-    ``hello`` rows (names). A value is None where a row or cell was not measured."""
-    by_name = {s["name"]: s for s in servers}
-    row = by_name.get(candidate)
-    if row is None or not row["available"]:
-        row = None
-
-    def get(name: str, concurrency: int, batch: int) -> dict[str, Any] | None:
+    def value(name: str, concurrency: int, batch: int, key: str) -> float | None:
         server = by_name.get(name)
-        return cell(server, concurrency, batch) if server and server["available"] else None
+        found = cell(server, concurrency, batch) if server else None
+        return float(found[key]) if found else None
 
-    one_64 = get(candidate, 64, 1)
-    base_64 = get(baseline, 64, 1)
-    hello_64 = get(hello, 64, 1)
-    one_1 = get(candidate, 1, 1)
-    rps = one_64["requests_per_s"] if one_64 else None
+    targets = []
+    for candidate in ("pipeserve", "pipeserve-v2"):
+        rps = value(candidate, 64, 1, "requests_per_s")
+        rows = value(candidate, 8, 1000, "rows_per_s")
+        targets += [
+            Target(
+                "one row, c=64: req/s / minimal app",
+                candidate,
+                _ratio(rps, value("minimal", 64, 1, "requests_per_s")),
+                ">=",
+                0.75,
+            ),
+            Target(
+                "one row, c=64: req/s / seed design",
+                candidate,
+                _ratio(rps, value("seed", 64, 1, "requests_per_s")),
+                ">=",
+                4.0,
+            ),
+            Target(
+                "one row, c=64: req/s / MLServer",
+                candidate,
+                _ratio(rps, value("mlserver", 64, 1, "requests_per_s")),
+                ">=",
+                6.0,
+                "make bench-peers",
+            ),
+            Target(
+                "one row, c=1: p50 / bare hello (granian)",
+                candidate,
+                _ratio(value(candidate, 1, 1, "p50_ms"), value("hello-granian", 1, 1, "p50_ms")),
+                "<=",
+                1.5,
+            ),
+            Target(
+                "1000 rows: rows/s / minimal app",
+                candidate,
+                _ratio(rows, value("minimal", 8, 1000, "rows_per_s")),
+                ">=",
+                0.75,
+            ),
+            Target(
+                "1000 rows: rows/s / seed design",
+                candidate,
+                _ratio(rows, value("seed", 8, 1000, "rows_per_s")),
+                ">=",
+                3.0,
+            ),
+            Target(
+                "1000 rows: p99 / p50",
+                candidate,
+                _ratio(value(candidate, 8, 1000, "p99_ms"), value(candidate, 8, 1000, "p50_ms")),
+                "<=",
+                3.0,
+            ),
+        ]
+    row = by_name.get("pipeserve")
+    held = row.get("hostile") if row else None
+    for name in ("healthz", "predict"):
+        probe = held.get(name) if held else None
+        targets.append(
+            Target(
+                f"200 idle + 32 stalled uploads held: {name} max ms",
+                "pipeserve",
+                None if probe is None or probe["failures"] else probe["max_ms"],
+                "<=",
+                100.0,
+                "slowest of 20 fresh-connection requests",
+            )
+        )
     rss = row.get("worker_rss_mb") if row else None
-    return [
-        Target(
-            "one row, c64: req/s ÷ plain Flask+sklearn baseline",
-            candidate,
-            _ratio(rps, base_64["requests_per_s"] if base_64 else None),
-            ">=",
-            3.5,
-        ),
-        Target(
-            "one row, c64: req/s ÷ bare hello (same server)",
-            candidate,
-            _ratio(rps, hello_64["requests_per_s"] if hello_64 else None),
-            ">=",
-            0.4,
-        ),
-        Target(
-            "one row, c64: p99 ÷ p50",
-            candidate,
-            _ratio(one_64["p99_ms"], one_64["p50_ms"]) if one_64 else None,
-            "<=",
-            2.5,
-        ),
-        Target("one row, c1: p50 ms", candidate, one_1["p50_ms"] if one_1 else None, "<=", 0.5),
-        Target(
-            "1000 rows: rows/s ÷ baseline",
-            candidate,
-            _ratio(_best_rows_per_s(row, 1000), _best_rows_per_s(by_name.get(baseline), 1000)),
-            ">=",
-            4.0,
-            "best concurrency of each",
-        ),
-        Target(
-            "start to ready, s",
-            candidate,
-            row.get("ready_s") if row else None,
-            "<=",
-            2.0,
-            "spawn to first 200 from /readyz; workers start in parallel",
-        ),
+    targets.append(
         Target(
             "RSS per worker, MiB",
-            candidate,
+            "pipeserve",
             max(rss) if rss else None,
             "<=",
-            150.0,
-            "largest worker, after the load",
-        ),
-    ]
+            120.0,
+            "largest worker after the load (compiled path)",
+        )
+    )
+    return targets
+
+
+def targets_markdown(targets: list[dict[str, Any]]) -> str:
+    """The targets of a saved run as Markdown."""
+    lines = ["| target | row | value | limit | met |", "|---|---|--:|--:|---|"]
+    for t in targets:
+        shown = "not measured" if t["value"] is None else f"{t['value']:.2f}"
+        verdict = {True: "yes", False: "**no**", None: "n/a"}[t["met"]]
+        lines.append(
+            f"| {t['target']} | {t['candidate']} | {shown} | {t['op']} {t['limit']:g} | {verdict} |"
+        )
+    return "\n".join(lines)
 
 
 def format_targets(targets: list[Target]) -> str:
@@ -201,7 +248,8 @@ def format_targets(targets: list[Target]) -> str:
             verdict, value = ("met" if target.met else "MISSED"), f"{target.value:.2f}"
         note = f"  ({target.note})" if target.note else ""
         lines.append(
-            f"  {target.name:<52} {value:>12} {target.op} {target.limit:<5g} {verdict}{note}"
+            f"  {target.candidate:<13} {target.name:<52} {value:>12} {target.op} "
+            f"{target.limit:<5g} {verdict}{note}"
         )
     return "\n".join(lines)
 

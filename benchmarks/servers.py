@@ -1,9 +1,10 @@
 """The servers under test: how each is started, when it is ready, what its workers weigh, and
 how it is stopped (by the PIDs this module started, never by name).
 
-Every server binds a free port on 127.0.0.1 and runs 2 worker processes with 4 threads each:
-Gunicorn's gthread worker with pipeserve's own settings (``pipeserve serve``), or the same
-numbers for the plain apps and for granian.
+Every server binds a free port on 127.0.0.1 and runs 2 worker processes: ``pipeserve serve``
+with the settings ``make serve`` ships (granian), the plain apps on granian with the same
+numbers, the seed design on Gunicorn's sync workers, FastAPI on uvicorn, and MLServer (its own
+environment, ``.venv-mlserver``) with its defaults.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -25,7 +25,6 @@ from typing import Literal
 
 WORKERS = 2
 THREADS = 4
-KEEPALIVE_S = 5
 TIMEOUT_S = 30
 GRACEFUL_TIMEOUT_S = 20
 LOOPBACK = "127.0.0.1"
@@ -46,8 +45,8 @@ class ServerSpec:
 
     name: str
     label: str
-    app: Literal["pipeserve", "baseline", "hello"]
-    server: Literal["gunicorn", "granian"]
+    app: Literal["pipeserve", "seed", "fastapi", "minimal", "hello", "mlserver"]
+    server: Literal["pipeserve", "granian", "gunicorn-sync", "uvicorn", "mlserver"]
     predict_path: str
     batches: tuple[int, ...]
     env: dict[str, str] = field(default_factory=dict)
@@ -148,29 +147,40 @@ def _environment(extra: dict[str, str]) -> dict[str, str]:
     return {**env, **extra}
 
 
+MLSERVER_BIN = VENV_BIN.parent.parent / ".venv-mlserver" / "bin"
+TARGETS = {
+    "pipeserve": "pipeserve.api:create_app",
+    "seed": "benchmarks.seed_app:create_app",
+    "fastapi": "benchmarks.fastapi_app:create_app",
+    "minimal": "benchmarks.minimal_app:create_app",
+    "hello": "benchmarks.hello_app:create_app",
+}
+
+
 def command(
     spec: ServerSpec, port: int, root: Path, bundle: Path
 ) -> tuple[list[str], dict[str, str]]:
     """The argv and environment that start ``spec`` on ``port``."""
-    pipeserve_env = {
-        "PIPESERVE_HOST": LOOPBACK,
-        "PIPESERVE_PORT": str(port),
-        "PIPESERVE_WORKERS": str(WORKERS),
-        "PIPESERVE_THREADS": str(THREADS),
-        "PIPESERVE_TIMEOUT": str(TIMEOUT_S),
-        "PIPESERVE_GRACEFUL_TIMEOUT": str(GRACEFUL_TIMEOUT_S),
-        "PIPESERVE_MODEL_PATHS": str(bundle),
+    env = {
+        "BENCH_BUNDLE": str(bundle),
+        "BENCH_TRAIN_CSV": str(root / "data" / "prepared" / "train.csv"),
     }
-    target = {
-        "pipeserve": "pipeserve.api:create_app",
-        "baseline": "benchmarks.baseline_app:create_app",
-        "hello": "benchmarks.hello_app:create_app",
-    }[spec.app]
-    env = {"BENCH_BUNDLE": str(bundle), **(pipeserve_env if spec.app == "pipeserve" else {})}
-    if spec.server == "granian":
+    target = TARGETS.get(spec.app, "")
+    if spec.server == "pipeserve":
+        # The production command with the settings `make serve` ships; only where and what.
+        env.update(
+            PIPESERVE_HOST=LOOPBACK,
+            PIPESERVE_PORT=str(port),
+            PIPESERVE_WORKERS=str(WORKERS),
+            PIPESERVE_MODEL_PATHS=str(bundle),
+        )
+        argv = [str(VENV_BIN / "pipeserve"), "serve"]
+    elif spec.server == "granian":
         argv = [
             str(VENV_BIN / "granian"),
             "--interface=wsgi",
+            "--http=1",
+            "--no-ws",
             f"--host={LOOPBACK}",
             f"--port={port}",
             f"--workers={WORKERS}",
@@ -179,31 +189,37 @@ def command(
             "--factory",
             target,
         ]
-    elif spec.app == "pipeserve":
-        # The production command: pipeserve's own Gunicorn configuration.
-        argv = [str(VENV_BIN / "pipeserve"), "serve"]
-    else:
-        # The same numbers as pipeserve's gunicorn_conf (which needs pipeserve's app).
+    elif spec.server == "gunicorn-sync":
         argv = [
             str(VENV_BIN / "gunicorn"),
             f"--bind={LOOPBACK}:{port}",
             f"--workers={WORKERS}",
-            "--worker-class=gthread",
-            f"--threads={THREADS}",
-            f"--keep-alive={KEEPALIVE_S}",
-            f"--timeout={TIMEOUT_S}",
-            f"--graceful-timeout={GRACEFUL_TIMEOUT_S}",
             "--worker-tmp-dir=/dev/shm",
             "--no-control-socket",
             f"--chdir={root}",
             f"{target}()",
         ]
+    elif spec.server == "uvicorn":
+        argv = [
+            str(VENV_BIN / "uvicorn"),
+            f"--host={LOOPBACK}",
+            f"--port={port}",
+            f"--workers={WORKERS}",
+            "--no-access-log",
+            "--factory",
+            target,
+        ]
+    else:
+        env["MLSERVER_HTTP_PORT"] = str(port)
+        env["MLSERVER_GRPC_PORT"] = str(free_port())
+        env["MLSERVER_METRICS_PORT"] = str(free_port())
+        argv = [str(MLSERVER_BIN / "mlserver"), "start", str(root / "build" / "mlserver")]
     return argv, _environment({**env, **spec.env})
 
 
-def _ready(base: str) -> bool:
+def _ready(base: str, path: str = "/readyz") -> bool:
     try:
-        with urllib.request.urlopen(f"{base}/readyz", timeout=1) as response:  # noqa: S310  # nosec B310
+        with urllib.request.urlopen(f"{base}{path}", timeout=1) as response:  # noqa: S310  # nosec B310
             return bool(response.status == 200)
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return False
@@ -225,15 +241,13 @@ def running(
     argv, env = command(spec, port, root, bundle)
     log_path = log_dir / f"{spec.name}.log"
     base = f"http://{LOOPBACK}:{port}"
-    with log_path.open("wb") as log, tempfile.TemporaryDirectory(prefix="bench-metrics-") as tmp:
-        if spec.server == "granian" and spec.app == "pipeserve":
-            # What pipeserve's Gunicorn config does for metrics across worker processes.
-            env["PROMETHEUS_MULTIPROC_DIR"] = tmp
+    with log_path.open("wb") as log:
         started = time.monotonic()
         process = subprocess.Popen(argv, env=env, cwd=root, stdout=log, stderr=log)
         server = RunningServer(spec, process, base, 0.0, log_path)
         try:
-            while not _ready(base):
+            ready_path = "/v2/health/ready" if spec.server == "mlserver" else "/readyz"
+            while not _ready(base, ready_path):
                 if process.poll() is not None:
                     raise ServerError(
                         f"{spec.label} exited with {process.returncode}:\n{server.log_tail()}"

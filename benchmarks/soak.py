@@ -1,4 +1,4 @@
-"""Soak test: the real server (Gunicorn) under steady load for a set time.
+"""Soak test: the real server (`pipeserve serve`) under steady load for a set time.
 
 Starts ``pipeserve serve`` on 127.0.0.1 (a free port, 2 workers by default) with a model
 repository or one bundle, then keeps ``--concurrency`` requests in flight (64 by default) for
@@ -16,7 +16,7 @@ An error is any response other than 200 or a request that failed (connection res
 The target: 0 errors and each worker's RSS growing less than 10% from the end of the warm-up to
 the end of the run. The script exits 1 if it missed that.
 
-Usage: ``python benchmarks/soak.py [--seconds 600] [--models models]`` (``make soak``).
+Usage: ``python -m benchmarks.soak [--seconds 600] [--models models]`` (``make soak``).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+
+from benchmarks.hostile import IDLE, STALLED, hold_hostile, probe_latency
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -343,6 +346,52 @@ def summarize(
     return result
 
 
+def hostile_probe(port: int, metadata: dict[str, Any], into: dict[str, Any]) -> None:
+    """Two seconds into the load: hold 200 idle and 32 stalled-upload connections, and time 20
+    /healthz and 20 predictions on fresh connections meanwhile (the server closes the idle ones
+    after its header timeout, so this is measured early)."""
+    time.sleep(2)
+    name = metadata["name"]
+    body = json.dumps({"instances": [metadata["example"]]}).encode()
+    path = f"/api/v1/models/{name}/predict"
+    with hold_hostile(HOST, port, path=path):
+        probes = probe_latency(HOST, port, predict_path=path, predict_body=body, count=20)
+    into.update(
+        {p.name: {"p50_ms": p.p50_ms, "max_ms": p.max_ms, "failures": p.failures} for p in probes}
+    )
+
+
+def print_summary(
+    result: dict[str, Any], tally: Tally, elapsed: float, exit_code: int, path: Path
+) -> None:
+    memory = result["rss_growth"]
+    print(f"requests      {result['requests']} ({tally.by_kind})")
+    print(f"errors        {result['errors']} {tally.errors or ''}")
+    print(f"throughput    {result['requests_per_second']} req/s over {elapsed:.1f} s")
+    latency = result["latency_ms"]
+    print(
+        f"latency       p50 {latency['p50']} ms, p99 {latency['p99']} ms, max {latency['max']} ms"
+    )
+    for pid, worker in memory["workers"].items():
+        print(
+            f"worker {pid}  RSS {worker['start_kib'] / 1024:.1f} MiB after warm-up -> "
+            f"{worker['end_kib'] / 1024:.1f} MiB at end ({worker['growth_percent']:+.2f}%)"
+        )
+    if memory["replaced_workers"]:
+        print(f"workers replaced during the run: {memory['replaced_workers']}")
+    print_hostile(result["hostile"])
+    print(f"server exit   {exit_code}")
+    print(f"results       {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+
+
+def print_hostile(hostile: dict[str, Any]) -> None:
+    for name, probe in hostile.items():
+        print(
+            f"hostile       {name}: p50 {probe['p50_ms']:.1f} ms, max {probe['max_ms']:.1f} ms, "
+            f"failures {probe['failures']} (under load, {IDLE} idle + {STALLED} stalled held)"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=600, help="load duration (default 600)")
@@ -380,7 +429,11 @@ def main() -> int:
         warm = worker_rss(server.pid)
         print(f"load: {args.concurrency} clients for {args.seconds:g} s")
         tally = Tally()
+        hostile: dict[str, Any] = {}
+        prober = threading.Thread(target=hostile_probe, args=(port, metadata, hostile), daemon=True)
+        prober.start()
         elapsed = asyncio.run(drive(base, calls, args.concurrency, args.seconds, tally))
+        prober.join(timeout=60)
         end = worker_rss(server.pid)
     finally:
         exit_code = stop_server(server)
@@ -394,32 +447,19 @@ def main() -> int:
         exit_code=exit_code,
         log=log,
     )
+    result["hostile"] = hostile
     path = args.output / f"soak-{stamp:%Y%m%dT%H%M%SZ}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
 
+    print_summary(result, tally, elapsed, exit_code, path)
     memory = result["rss_growth"]
-    print(f"requests      {result['requests']} ({tally.by_kind})")
-    print(f"errors        {result['errors']} {tally.errors or ''}")
-    print(f"throughput    {result['requests_per_second']} req/s over {elapsed:.1f} s")
-    latency = result["latency_ms"]
-    print(
-        f"latency       p50 {latency['p50']} ms, p99 {latency['p99']} ms, max {latency['max']} ms"
-    )
-    for pid, worker in memory["workers"].items():
-        print(
-            f"worker {pid}  RSS {worker['start_kib'] / 1024:.1f} MiB after warm-up -> "
-            f"{worker['end_kib'] / 1024:.1f} MiB at end ({worker['growth_percent']:+.2f}%)"
-        )
-    if memory["replaced_workers"]:
-        print(f"workers replaced during the run: {memory['replaced_workers']}")
-    print(f"server exit   {exit_code}")
-    print(f"results       {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
     ok = (
         result["errors"] == 0
         and memory["max_growth_percent"] < RSS_TARGET_PERCENT
         and exit_code == 0
     )
-    return 0 if ok and not memory["replaced_workers"] else 1
+    answered = bool(hostile) and all(p["failures"] == 0 for p in hostile.values())
+    return 0 if ok and answered and not memory["replaced_workers"] else 1
 
 
 if __name__ == "__main__":

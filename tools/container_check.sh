@@ -198,7 +198,7 @@ podman exec "$CONTAINER" sh -c 'touch /srv/models/x' 2> /dev/null \
     && fail "the root filesystem is writable"
 podman exec "$CONTAINER" sh -c 'touch /tmp/x && rm /tmp/x' || fail "/tmp is not writable"
 
-# Graceful stop: SIGTERM (the image's STOPSIGNAL), Gunicorn drains and exits 0 well before the
+# Graceful stop: SIGTERM (the image's STOPSIGNAL), the server drains and exits 0 well before the
 # timeout after which podman would send SIGKILL.
 stop_start=$(now)
 podman stop --time 30 "$CONTAINER" > /dev/null 2>> "$CACHE/run.log"

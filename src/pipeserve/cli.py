@@ -8,7 +8,6 @@ never a traceback.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -299,13 +298,15 @@ def bundle_verify(directory: Path, trusted_file: Path | None) -> None:
 @click.option("--model-dir", type=PATH, help="Overrides PIPESERVE_MODEL_DIR.")
 @_friendly_errors
 def serve(host: str | None, port: int | None, workers: int | None, model_dir: Path | None) -> None:
-    """Serve the models with Gunicorn (settings from PIPESERVE_* variables)."""
+    """Serve the models with granian (settings from PIPESERVE_* variables)."""
+    from pipeserve.api.server import serve as run_server
     from pipeserve.inference.store import discover_repository
     from pipeserve.settings import ENV_PREFIX, Settings
 
     overrides = {"HOST": host, "PORT": port, "WORKERS": workers, "MODEL_DIR": model_dir}
     for key, value in overrides.items():
         if value is not None:
+            # The workers read their settings from the environment they inherit.
             os.environ[ENV_PREFIX + key] = str(value)
     settings = Settings()
     if not settings.model_paths:
@@ -313,12 +314,10 @@ def serve(host: str | None, port: int | None, workers: int | None, model_dir: Pa
     from pipeserve.bundle.trusted import configured_trust
 
     configured_trust(settings.trusted_types, settings.trusted_types_file)  # same: a bad file
-    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
-    argv = [gunicorn, "-c", "python:pipeserve.api.gunicorn_conf", "pipeserve.api:create_app()"]
     served = ", ".join(map(str, settings.model_paths)) or settings.model_dir
     click.echo(f"serving {served} on http://{settings.host}:{settings.port}", err=True)
-    # Fixed argv, no shell: this process becomes Gunicorn (signals reach it directly).
-    os.execv(gunicorn, argv)  # noqa: S606  # nosec B606
+    # This process becomes the server's master: signals (SIGTERM, SIGHUP) reach it directly.
+    run_server(settings)
 
 
 @main.command()

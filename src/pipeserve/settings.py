@@ -31,13 +31,28 @@ class Settings(BaseSettings):
         default=2,
         ge=1,
         le=64,
-        description="Gunicorn worker processes; each loads every model once.",
+        description="Server worker processes; each loads every model once.",
     )
     threads: int = Field(
         default=4,
         ge=1,
         le=64,
-        description="Threads per worker, so health checks are answered during a slow prediction.",
+        description="Requests each worker runs in the app at once (health checks and /metrics "
+        "never wait for one of these).",
+    )
+    io_threads: int = Field(
+        default=64,
+        ge=1,
+        le=1024,
+        description="Threads per worker that may wait for request bodies, so that slow or "
+        "stalled uploads do not hold the threads that run the app; started as needed.",
+    )
+    header_timeout: int = Field(
+        default=10,
+        ge=1,
+        le=60,
+        description="Seconds a client may take to send a request's headers (also the idle "
+        "time of a keep-alive connection) before the server closes the connection.",
     )
     model_dir: Path = Field(
         default=Path("models"),
@@ -114,13 +129,26 @@ class Settings(BaseSettings):
     timeout: int = Field(
         default=30,
         ge=1,
-        description="Seconds a worker may spend on one request before Gunicorn restarts it.",
+        description="Seconds one request may run in the app before its worker is replaced "
+        "(the requests it was running fail; the other workers keep serving).",
     )
     graceful_timeout: int = Field(
         default=20,
         ge=0,
         description="Seconds in-flight requests get to finish after SIGTERM; keep it below "
         "the pod's terminationGracePeriodSeconds.",
+    )
+    drain_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="After SIGTERM, seconds the server keeps accepting requests with /readyz "
+        "answering 503 (part of PIPESERVE_GRACEFUL_TIMEOUT); then in-flight requests finish.",
+    )
+    runtime_dir: Path | None = Field(
+        default=None,
+        description="Directory the server shares with its workers (metrics, the drain marker); "
+        "unset: a fresh one in /dev/shm per start, removed at exit.",
     )
     api_tokens: SecretStr = Field(
         default=SecretStr(""),

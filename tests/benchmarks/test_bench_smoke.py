@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 
-from benchmarks.bench import server_specs
+from benchmarks.bench import encode_bodies, server_specs
 from benchmarks.report import (
     compute_targets,
-    format_table,
-    markdown_table,
     modified_files,
+    summary_markdown,
+    summary_table,
+    targets_markdown,
     write_results,
 )
 from benchmarks.wrk import MARKER, WrkError, parse_wrk_output, write_post_script
@@ -102,75 +103,92 @@ def _server(
 
 SERVERS = [
     _server(
-        "fast",
-        [(1, 1, 2500, 0.4, 0.9), (64, 1, 7000, 8.0, 16.0), (64, 1000, 40, 1500, 2000)],
-        ready_s=1.5,
-        worker_rss_mb=[120.0, 160.0],
+        "pipeserve",
+        [(1, 1, 2500, 0.45, 0.9), (64, 1, 3000, 20.0, 40.0), (8, 1000, 400, 20, 50)],
+        worker_rss_mb=[110.0, 130.0],
+        hostile={
+            "idle": 200,
+            "stalled": 32,
+            "healthz": {"p50_ms": 2.0, "max_ms": 5.0, "failures": 0},
+            "predict": {"p50_ms": 3.0, "max_ms": 150.0, "failures": 0},
+        },
     ),
-    _server("baseline", [(64, 1, 1750, 30, 90), (8, 1000, 10, 700, 900), (64, 1000, 8, 1, 2)]),
-    _server("hello", [(64, 1, 14000, 4, 9)]),
+    _server("minimal", [(1, 1, 3000, 0.4, 0.8), (64, 1, 3500, 18, 30), (8, 1000, 500, 16, 30)]),
+    _server("seed", [(1, 1, 400, 2.5, 4), (64, 1, 700, 90, 200), (8, 1000, 130, 60, 90)]),
+    _server("hello-granian", [(1, 1, 3000, 0.3, 0.5), (64, 1, 5500, 10, 20)]),
     {
-        "name": "missing",
-        "label": "missing",
+        "name": "mlserver",
+        "label": "mlserver",
         "available": False,
-        "reason": "no such setting",
+        "reason": "mlserver not installed",
         "cells": [],
     },
 ]
 
 
 def test_targets_are_the_issues_ratios() -> None:
-    targets = {t.name: t for t in compute_targets(SERVERS, "fast", "baseline", "hello")}
+    targets = {t.name: t for t in compute_targets(SERVERS) if t.candidate == "pipeserve"}
 
-    ratio = targets["one row, c64: req/s ÷ plain Flask+sklearn baseline"]
-    assert ratio.value == pytest.approx(4.0)
-    assert ratio.met is True
-    assert targets["one row, c64: req/s ÷ bare hello (same server)"].value == pytest.approx(0.5)
-    assert targets["one row, c64: p99 ÷ p50"].value == pytest.approx(2.0)
-    assert targets["one row, c1: p50 ms"].met is True
-    # best concurrency of each: 40,000 rows/s against 10,000
-    assert targets["1000 rows: rows/s ÷ baseline"].value == pytest.approx(4.0)
-    assert targets["start to ready, s"].met is True
+    assert targets["one row, c=64: req/s / minimal app"].value == pytest.approx(3000 / 3500)
+    assert targets["one row, c=64: req/s / minimal app"].met is True
+    seed = targets["one row, c=64: req/s / seed design"]
+    assert (seed.value, seed.met) == (pytest.approx(3000 / 700), True)
+    assert targets["one row, c=1: p50 / bare hello (granian)"].value == pytest.approx(1.5)
+    assert targets["1000 rows: rows/s / minimal app"].value == pytest.approx(0.8)
+    assert targets["1000 rows: rows/s / seed design"].met is True
+    assert targets["1000 rows: p99 / p50"].value == pytest.approx(2.5)
+    assert targets["200 idle + 32 stalled uploads held: healthz max ms"].met is True
+    predict = targets["200 idle + 32 stalled uploads held: predict max ms"]
+    assert (predict.value, predict.met) == (150.0, False)
     rss = targets["RSS per worker, MiB"]
-    assert (rss.value, rss.met) == (160.0, False)
+    assert (rss.value, rss.met) == (130.0, False)
 
 
-def test_targets_of_an_unavailable_row_are_not_measured() -> None:
-    targets = compute_targets(SERVERS, "missing", "baseline", "hello")
+def test_targets_of_a_missing_row_are_not_measured() -> None:
+    targets = compute_targets(SERVERS)
 
-    assert all(t.value is None and t.met is None for t in targets)
-
-
-def test_table_shows_unavailable_rows_as_such() -> None:
-    table = format_table(SERVERS)
-
-    assert "missing" in table
-    assert "unavailable: no such setting" in table
-    assert "7,000" in table
+    mlserver = [t for t in targets if "MLServer" in t.name]
+    v2 = [t for t in targets if t.candidate == "pipeserve-v2"]
+    assert mlserver
+    assert all(t.value is None and t.met is None for t in mlserver)
+    assert v2
+    assert all(t.value is None for t in v2)
+    assert "not measured" in targets_markdown([t.as_dict() for t in targets])
 
 
-def test_markdown_table_has_a_line_per_cell() -> None:
-    lines = markdown_table(SERVERS).splitlines()
+def test_tables_have_a_line_per_stack_and_say_what_is_unavailable() -> None:
+    table = summary_table(SERVERS).splitlines()
+    markdown = summary_markdown(SERVERS).splitlines()
 
-    assert lines[0].startswith("| server / path |")
-    assert "| fast | 64 | 1 | 7,000 | 8.00 | 16.00 | 0 | 7,000 |" in lines
-    assert any("unavailable: no such setting" in line for line in lines)
-    assert len(lines) == 2 + 3 + 3 + 1 + 1
+    assert len(table) == 2 + len(SERVERS)
+    assert "unavailable: mlserver not installed" in table[-1]
+    assert markdown[0].startswith("| stack | c=1 p50 ms | c=64 req/s |")
+    assert "| pipeserve | 0.45 | 3,000 | 40.0 | 400,000 | 20.0 / 50.0 | 0 |" in markdown
+    assert "| hello-granian | 0.30 | 5,500 | 20.0 | - | - | 0 |" in markdown
 
 
-def test_rows_needing_a_missing_setting_are_unavailable_not_substituted() -> None:
-    without = {s.name: s for s in server_specs("iris", set(), granian=False)}
-    with_all = {
-        s.name: s for s in server_specs("iris", {"inference_path", "batching"}, granian=True)
+def test_every_protocol_gets_the_same_rows() -> None:
+    rows = {2: [{"a": 1.0, "b": 2.0}, {"a": 3.0, "b": 4.0}]}
+
+    bodies = {key: json.loads(body) for key, body in encode_bodies(rows, ["a", "b"]).items()}
+
+    assert bodies["friendly", 2] == {"instances": rows[2]}
+    assert bodies["v2", 2]["inputs"][1] == {
+        "name": "b",
+        "shape": [2],
+        "datatype": "FP64",
+        "data": [2.0, 4.0],
     }
+    assert bodies["v2-matrix", 2]["inputs"][0]["data"] == [[1.0, 2.0], [3.0, 4.0]]
 
-    assert without["pipeserve-onnx"].unavailable
-    assert without["pipeserve-sklearn-batching"].unavailable
-    assert without["hello-granian"].unavailable
-    assert without["pipeserve-sklearn"].unavailable is None
-    assert all(s.unavailable is None for s in with_all.values())
-    assert with_all["pipeserve-onnx"].env == {"PIPESERVE_INFERENCE_PATH": "onnx"}
-    assert with_all["pipeserve-onnx-batching"].env["PIPESERVE_BATCHING"] == "true"
+
+def test_mlserver_is_a_peer_row_only() -> None:
+    plain = {s.name for s in server_specs("iris", peers=False)}
+    peers = {s.name: s for s in server_specs("iris", peers=True)}
+
+    assert "mlserver" not in plain
+    assert {"pipeserve", "pipeserve-v2", "seed", "fastapi", "minimal", "hello-granian"} <= plain
+    assert peers["mlserver"].predict_path == "/v2/models/iris/infer"
 
 
 def test_results_file_is_named_by_date_and_commit(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ def free_port() -> int:
 
 
 def venv_environment() -> dict[str, str]:
-    """The environment with this interpreter's scripts (pipeserve, dvc, gunicorn) first on PATH
+    """The environment with this interpreter's scripts (pipeserve, dvc, flask) first on PATH
     and no PIPESERVE_* settings leaking in from the developer's shell."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIPESERVE_")}
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
@@ -38,7 +38,8 @@ def venv_env() -> dict[str, str]:
     return venv_environment()
 
 
-def wait_ready(base: str, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
+def wait_ready(base: str, process: subprocess.Popen[bytes], seconds: float = 90) -> None:
+    # Generous: each worker loads and verifies every model, slowly on a busy 2-core machine.
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -59,7 +60,7 @@ class ServerProcess:
 
 
 def start_server(log: Path, **settings: str) -> tuple[subprocess.Popen[bytes], str]:
-    """Start `pipeserve serve` (which becomes the Gunicorn master) on a free loopback port with
+    """Start `pipeserve serve` (which becomes the server's master) on a free loopback port with
     ``PIPESERVE_<KEY>`` settings, its output going to ``log``; return it and its base URL."""
     port = free_port()
     env = {
@@ -88,7 +89,7 @@ def stop_server(process: subprocess.Popen[bytes], timeout: float = 30) -> int:
 
 
 def worker_pids(master: int) -> set[int]:
-    """The Gunicorn master's child processes: its workers."""
+    """The server master's child processes: its workers."""
     children: set[int] = set()
     for task in Path(f"/proc/{master}/task").iterdir():
         children.update(int(pid) for pid in (task / "children").read_text().split())
@@ -97,7 +98,7 @@ def worker_pids(master: int) -> set[int]:
 
 @contextmanager
 def running_server(log_path: Path, **settings: str) -> Iterator[ServerProcess]:
-    """Run `pipeserve serve` (Gunicorn) on a free loopback port with ``PIPESERVE_<KEY>``
+    """Run `pipeserve serve` on a free loopback port with ``PIPESERVE_<KEY>``
     settings; yield its URL and (master) pid once ready; stop it with SIGTERM and check it
     exited cleanly."""
     process, base = start_server(log_path, **settings)

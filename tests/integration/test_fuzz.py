@@ -3,7 +3,7 @@
 Every operation of ``/openapi.json`` (friendly API, KServe V1, Open Inference Protocol V2, health)
 gets generated requests, valid and invalid, from schemathesis's engine (the one its command line
 runs: examples, coverage and fuzzing phases, then stateful sequences that follow the links it
-infers), with a fixed seed, against Gunicorn serving iris (two versions) and the string-feature
+infers), with a fixed seed, against the server serving iris (two versions) and the string-feature
 ``colours`` model. Each response must be no 5xx, carry a status the document lists for the
 operation, the documented content type and a body that fits the documented schema; invalid
 requests must get a 4xx; an unsupported method must get 405 with a truthful ``Allow``; no

@@ -1,4 +1,4 @@
-"""Under Gunicorn with several workers, /metrics sums what every worker counted."""
+"""With several server workers, /metrics sums what every worker counted."""
 
 from __future__ import annotations
 

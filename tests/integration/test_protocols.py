@@ -25,7 +25,7 @@ ROWS = np.array([[5.1, 3.5, 1.4, 0.2], [6.2, 2.9, 4.3, 1.3], [6.7, 3.0, 5.2, 2.3
 def server(
     tmp_path_factory: pytest.TempPathFactory, session_bundle: Path, colour_bundle: Path
 ) -> Iterator[str]:
-    """iris versions 1 and 2 and the string-feature colours model, served by Gunicorn."""
+    """iris versions 1 and 2 and the string-feature colours model, served by the real server."""
     root = tmp_path_factory.mktemp("protocols")
     for version in ("1", "2"):
         copy_bundle(session_bundle, root / "models" / "iris" / version, version)

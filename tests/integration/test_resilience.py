@@ -1,4 +1,4 @@
-"""Faults against the real server (Gunicorn, 2 workers): SIGTERM under load, a worker killed
+"""Faults against the real server (granian, 2 workers): SIGTERM under load, a worker killed
 under load, and bundles that are missing, corrupted or tampered with at start."""
 
 from __future__ import annotations
@@ -237,7 +237,7 @@ def _wait_for_workers(master: int, old: set[int], count: int, seconds: float) ->
 def test_a_killed_worker_is_replaced_and_the_other_keeps_serving(
     model_dir: Path, tmp_path: Path
 ) -> None:
-    """Gunicorn forks a replacement within tens of milliseconds of a worker's death (the
+    """The master forks a replacement as soon as it sees a worker die (the
     master has already imported the package), too soon to see who answers in between. So the
     master is paused (SIGSTOP) while the worker is killed: for ALONE seconds the survivor is the
     only process that can answer, and it must. Then the master resumes and must replace the dead

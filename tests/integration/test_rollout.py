@@ -1,4 +1,4 @@
-"""Rolling out a new model version under load drops no request (real Gunicorn, 2 workers)."""
+"""Rolling out a new model version under load drops no request (real server, 2 workers)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from tests.conftest import copy_bundle
-from tests.integration.conftest import running_server
+from tests.integration.conftest import running_server, worker_pids
 
 pytestmark = pytest.mark.integration
 
@@ -62,7 +62,8 @@ class Load:
             for thread in threads:
                 thread.join(timeout=30)
 
-    def wait_for_version(self, version: str, seconds: float = 20) -> None:
+    def wait_for_version(self, version: str, seconds: float = 90) -> None:
+        # Generous: on SIGHUP each new worker loads its models before the old one stops.
         deadline = time.monotonic() + seconds
         while self.latest_version != version and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -106,8 +107,13 @@ def test_sighup_replaces_the_workers_without_a_failed_request(
         with load.running():
             time.sleep(0.5)
             _publish(session_bundle, repository, "2")
+            old_workers = worker_pids(server.pid)
             os.kill(server.pid, signal.SIGHUP)
             load.wait_for_version("2")
+            # Workers are replaced one at a time: wait until no old one is left.
+            deadline = time.monotonic() + 90
+            while worker_pids(server.pid) & old_workers and time.monotonic() < deadline:
+                time.sleep(0.1)
             time.sleep(0.5)
 
     assert set(load.outcomes) == {"200"}, load.outcomes

@@ -1,4 +1,4 @@
-"""The real server: `pipeserve serve` (Gunicorn, several workers) on a free loopback port."""
+"""The real server: `pipeserve serve` (granian, several workers) on a free loopback port."""
 
 from __future__ import annotations
 

@@ -64,7 +64,7 @@ def dataplane() -> DataPlane:
 
 def start_draining(app: Flask) -> None:
     """Mark ``app`` as shutting down: readiness turns 503 while in-flight requests finish.
-    Called from the server's SIGTERM handler (see ``gunicorn_conf``)."""
+    Called when the server drains on SIGTERM (see ``pipeserve.api.server``)."""
     app.extensions[_EXTENSION_KEY]["draining"].set()
 
 

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 import orjson
 import pandas as pd
+from numpy.typing import NDArray
 
 from pipeserve.errors import AddressNotFoundError, ConfigurationError, InvalidInputError
 from pipeserve.inference.predictor import Predictor
@@ -70,22 +72,27 @@ def read_chunks(
             path, chunksize=chunk_size, dtype=dtypes, keep_default_na=False, na_values=[""]
         ) as reader:
             for chunk in reader:
-                yield _with_none(
-                    chunk.apply(lambda c: c if c.name in dtypes else _numbers_where_possible(c)),
-                    text_columns,
-                )
+                yield from_text(chunk, text_columns)
     elif fmt == "parquet":
         parquet = _pyarrow().parquet.ParquetFile(path)
         for batch in parquet.iter_batches(batch_size=chunk_size):
-            yield _with_none(batch.to_pandas(), text_columns)
+            yield with_none(batch.to_pandas(), text_columns)
     else:
         # dtype=False: JSON's own types, so "01067" is not read as the number 1067.
         with pd.read_json(path, lines=True, chunksize=chunk_size, dtype=False) as reader:
             for chunk in reader:
-                yield _with_none(chunk, text_columns)
+                yield with_none(chunk, text_columns)
 
 
-def _with_none(chunk: pd.DataFrame, text_columns: Sequence[str]) -> pd.DataFrame:
+def from_text(chunk: pd.DataFrame, text_columns: Sequence[str]) -> pd.DataFrame:
+    """A chunk read from text (CSV) with the types the model expects: ``text_columns`` stay
+    text, other cells that are numbers become numbers (a bad cell stays as written, so that
+    only its row is rejected), and an empty text cell is null."""
+    typed = chunk.apply(lambda c: c if c.name in text_columns else _numbers_where_possible(c))
+    return with_none(typed, text_columns)
+
+
+def with_none(chunk: pd.DataFrame, text_columns: Sequence[str]) -> pd.DataFrame:
     """A missing text cell is reported as null ("must be a string, got null"), not as NaN."""
     for name in text_columns:
         if name in chunk.columns:
@@ -105,49 +112,112 @@ def _numbers_where_possible(column: pd.Series) -> pd.Series:
 
 class _Writer:
     """Writes scored rows as CSV, JSON lines or Parquet, matching the output file's extension;
-    one chunk at a time (Parquet: one row group per chunk)."""
+    one chunk at a time (Parquet: one row group per chunk), as columns (no per-value Python)."""
 
     def __init__(self, path: Path, classes: list[str], probabilities: bool) -> None:
         self.fmt = file_format(path)
-        self.proba_columns = [f"proba_{c}" for c in classes] if probabilities else []
-        self.columns = ["row", "label", *self.proba_columns]
+        self.columns = ["row", *output_columns(classes, probabilities)]
         self._parquet: Any = None
         self.handle: IO[str] | None = None
+        self._header = True
         if self.fmt == "parquet":
             pa = _pyarrow()
             fields = [pa.field("row", pa.int64()), pa.field("label", pa.string())]
-            fields += [pa.field(name, pa.float64()) for name in self.proba_columns]
+            fields += [pa.field(name, pa.float64()) for name in self.columns[2:]]
             self._schema = pa.schema(fields)
             self._parquet = pa.parquet.ParquetWriter(path, self._schema)
             return
         # Closed by close(), which score_file calls in a finally block.
         self.handle = Path(path).open("w", newline="", encoding="utf-8")  # noqa: SIM115
-        self.csv = csv.writer(self.handle) if self.fmt == "csv" else None
-        if self.csv is not None:
-            self.csv.writerow(self.columns)
 
-    def write(self, rows: list[list[Any]]) -> None:
-        if not rows:
+    def write(self, frame: pd.DataFrame) -> None:
+        """Append ``frame`` (``row``, ``label`` and the probability columns)."""
+        if self.fmt == "csv" and self._header and self.handle is not None:
+            csv.writer(self.handle).writerow(self.columns)  # even when nothing scores
+            self._header = False
+        if frame.empty:
             return
         if self._parquet is not None:
-            columns = list(zip(*rows, strict=True))
-            table = _pyarrow().table(
-                {name: list(values) for name, values in zip(self.columns, columns, strict=True)},
-                schema=self._schema,
-            )
+            table = _pyarrow().Table.from_pandas(frame, schema=self._schema, preserve_index=False)
             self._parquet.write_table(table)
-        elif self.csv is not None:
-            self.csv.writerows(rows)
+        elif self.handle is not None and self.fmt == "csv":
+            frame.to_csv(self.handle, header=False, index=False)
         elif self.handle is not None:
-            for values in rows:
-                line = orjson.dumps(dict(zip(self.columns, values, strict=True)))
-                self.handle.write(line.decode() + "\n")
+            for record in frame.to_dict("records"):
+                self.handle.write(orjson.dumps(record).decode() + "\n")
 
     def close(self) -> None:
         if self._parquet is not None:
             self._parquet.close()
         if self.handle is not None:
             self.handle.close()
+
+
+def output_columns(classes: Sequence[str], probabilities: bool) -> list[str]:
+    """The prediction columns both engines write after the key columns: ``label`` and, when
+    asked for, ``proba_<class>`` per class."""
+    return ["label", *([f"proba_{c}" for c in classes] if probabilities else [])]
+
+
+@dataclass(frozen=True)
+class ChunkScores:
+    """One chunk scored: the positions (0-based, within the chunk) of the rows that scored with
+    their labels and probabilities, and the rejected positions with their errors
+    (``[{"field", "message"}]``), in position order."""
+
+    positions: NDArray[np.int64]
+    labels: list[str]
+    probabilities: NDArray[np.float64] | None
+    rejects: list[tuple[int, list[dict[str, Any]]]]
+
+    def predictions(self, classes: Sequence[str]) -> dict[str, Any]:
+        """The prediction columns of the scored rows, named as :func:`output_columns` says."""
+        columns: dict[str, Any] = {"label": self.labels}
+        if self.probabilities is not None:
+            for index, name in enumerate(classes):
+                columns[f"proba_{name}"] = self.probabilities[:, index]
+        return columns
+
+
+def missing_features_error(
+    source: str, missing: Sequence[str], needed: Sequence[str]
+) -> ConfigurationError:
+    """The error both engines raise for an input without some of the model's features."""
+    return ConfigurationError(
+        f"{source} lacks the feature columns {list(missing)}; the model needs {list(needed)}",
+        path=source,
+        missing=list(missing),
+    )
+
+
+def score_chunk(
+    predictor: Predictor,
+    validator: InstanceValidator,
+    chunk: pd.DataFrame,
+    *,
+    probabilities: bool = True,
+) -> ChunkScores:
+    """Validate and score one chunk: the one step the local and the Spark engine share.
+
+    Columns other than the model's features are ignored. A row that fails validation, or whose
+    address a rejecting geocoder cannot find, is rejected with its errors, never dropped.
+    Raises :class:`ConfigurationError` when a feature column is missing from the chunk.
+    """
+    missing = [name for name in predictor.feature_names if name not in chunk.columns]
+    if missing:
+        raise missing_features_error("the input", missing, predictor.feature_names)
+    rows: list[dict[str, Any]] = []
+    positions: list[int] = []
+    rejects: list[tuple[int, list[dict[str, Any]]]] = []
+    for position, record in enumerate(chunk[predictor.feature_names].to_dict("records")):
+        try:
+            rows.append(validator.validate_row(record))
+            positions.append(position)
+        except InvalidInputError as error:
+            rejects.append((position, error.details["errors"]))
+    scores = _predict_rejecting_addresses(predictor, rows, positions, probabilities, rejects)
+    rejects.sort(key=lambda reject: reject[0])
+    return scores
 
 
 def score_file(
@@ -167,41 +237,29 @@ def score_file(
     for an unsupported file type or when a feature column is missing from the file.
     """
     validator = InstanceValidator(predictor.manifest)
+    probabilities = probabilities and predictor.has_probabilities
     text_columns = [f.name for f in predictor.manifest.features if f.dtype == "string"]
     report = BatchReport()
     writer = _Writer(output_path, predictor.classes, probabilities)
     try:
         with Path(rejects_path).open("w", encoding="utf-8") as rejects:
-
-            def reject(number: int, errors: list[dict[str, Any]]) -> None:
-                rejects.write(orjson.dumps({"row": number, "errors": errors}).decode() + "\n")
-                report.rejected += 1
-
             for chunk in read_chunks(input_path, chunk_size, text_columns):
-                missing = [name for name in predictor.feature_names if name not in chunk.columns]
+                missing = [n for n in predictor.feature_names if n not in chunk.columns]
                 if missing:
-                    raise ConfigurationError(
-                        f"{input_path} lacks the feature columns {missing}; the model needs "
-                        f"{predictor.feature_names}",
-                        path=str(input_path),
-                    )
-                rows, numbers = [], []
-                records = chunk[predictor.feature_names].to_dict("records")
-                for offset, record in enumerate(records):
-                    number = report.rows + offset
-                    try:
-                        rows.append(validator.validate_row(record))
-                        numbers.append(number)
-                    except InvalidInputError as error:
-                        reject(number, error.details["errors"])
-                scored = _predict_rejecting_addresses(
-                    predictor, rows, numbers, probabilities, reject
+                    raise missing_features_error(str(input_path), missing, predictor.feature_names)
+                scores = score_chunk(predictor, validator, chunk, probabilities=probabilities)
+                for position, errors in scores.rejects:
+                    line = {"row": report.rows + position, "errors": errors}
+                    rejects.write(orjson.dumps(line).decode() + "\n")
+                frame = pd.DataFrame(
+                    {"row": report.rows + scores.positions, **scores.predictions(predictor.classes)}
                 )
-                writer.write(scored)
-                report.scored += len(scored)
-                report.rows += len(records)
+                writer.write(frame)
+                report.scored += len(scores.positions)
+                report.rejected += len(scores.rejects)
+                report.rows += len(chunk)
                 if progress is not None:
-                    progress(len(records))
+                    progress(len(chunk))
     finally:
         writer.close()
     return report
@@ -210,16 +268,21 @@ def score_file(
 def _predict_rejecting_addresses(
     predictor: Predictor,
     rows: list[dict[str, Any]],
-    numbers: list[int],
+    positions: list[int],
     probabilities: bool,
-    reject: Callable[[int, list[dict[str, Any]]], None],
-) -> list[list[Any]]:
-    """Output rows for valid input rows. A geocoder that rejects addresses names the rows: those
-    go to the rejects file and the others are scored again (one retry: the second call sees
-    only addresses that were found)."""
+    rejects: list[tuple[int, list[dict[str, Any]]]],
+) -> ChunkScores:
+    """Scores for valid input rows. A geocoder that rejects addresses names the rows: those
+    join ``rejects`` and the others are scored again (one retry: the second call sees only
+    addresses that were found)."""
     for _ in range(2):
         if not rows:
-            return []
+            return ChunkScores(
+                np.empty(0, dtype=np.int64),
+                [],
+                _no_probabilities(predictor, probabilities),
+                rejects,
+            )
         try:
             prediction = predictor.predict_rows(rows, probabilities=probabilities)
         except AddressNotFoundError as error:
@@ -227,15 +290,21 @@ def _predict_rejecting_addresses(
             by_row = {e["row"]: e for e in error.details.get("errors", [])}
             for index in sorted(bad):
                 detail = by_row.get(index, {"field": "address", "message": "matches no place"})
-                reject(numbers[index], [{"field": detail["field"], "message": detail["message"]}])
+                errors = [{"field": detail["field"], "message": detail["message"]}]
+                rejects.append((positions[index], errors))
             rows = [r for i, r in enumerate(rows) if i not in bad]
-            numbers = [n for i, n in enumerate(numbers) if i not in bad]
+            positions = [n for i, n in enumerate(positions) if i not in bad]
             continue
-        proba = prediction.probabilities
-        return [
-            [number, label, *([round(float(p), 6) for p in proba[i]] if proba is not None else [])]
-            for i, (number, label) in enumerate(zip(numbers, prediction.labels, strict=True))
-        ]
+        return ChunkScores(
+            np.asarray(positions, dtype=np.int64),
+            prediction.labels,
+            prediction.probabilities,
+            rejects,
+        )
     raise AddressNotFoundError(  # pragma: no cover - the geocoder is deterministic
         "the geocoder rejected addresses it had accepted a moment before"
     )
+
+
+def _no_probabilities(predictor: Predictor, probabilities: bool) -> NDArray[np.float64] | None:
+    return np.empty((0, len(predictor.classes))) if probabilities else None

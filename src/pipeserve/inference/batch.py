@@ -206,6 +206,7 @@ def score_chunk(
     missing = [name for name in predictor.feature_names if name not in chunk.columns]
     if missing:
         raise missing_features_error("the input", missing, predictor.feature_names)
+    probabilities = probabilities and predictor.has_probabilities
     rows: list[dict[str, Any]] = []
     positions: list[int] = []
     rejects: list[tuple[int, list[dict[str, Any]]]] = []
@@ -272,37 +273,50 @@ def _predict_rejecting_addresses(
     probabilities: bool,
     rejects: list[tuple[int, list[dict[str, Any]]]],
 ) -> ChunkScores:
-    """Scores for valid input rows. A geocoder that rejects addresses names the rows: those
-    join ``rejects`` and the others are scored again (one retry: the second call sees only
-    addresses that were found)."""
-    for _ in range(2):
+    """Scores for valid input rows. A geocoder that rejects addresses names every bad row but
+    words the reason for the first few only: the named rows join ``rejects`` with its reason;
+    the other rows are scored again without the bad ones, and the unnamed bad rows are sent
+    again on their own until each has its own reason. So a row's reason never depends on where
+    a chunk happened to start (which differs between engines)."""
+    done_positions: list[int] = []
+    labels: list[str] = []
+    matrices: list[NDArray[np.float64]] = []
+    pending = [(rows, positions)]
+    while pending:
+        rows, positions = pending.pop()
         if not rows:
-            return ChunkScores(
-                np.empty(0, dtype=np.int64),
-                [],
-                _no_probabilities(predictor, probabilities),
-                rejects,
-            )
+            continue
         try:
             prediction = predictor.predict_rows(rows, probabilities=probabilities)
         except AddressNotFoundError as error:
             bad = set(error.details.get("rows", []))
-            by_row = {e["row"]: e for e in error.details.get("errors", [])}
+            named = {e["row"]: e for e in error.details.get("errors", []) if e["row"] in bad}
             for index in sorted(bad):
-                detail = by_row.get(index, {"field": "address", "message": "matches no place"})
-                errors = [{"field": detail["field"], "message": detail["message"]}]
-                rejects.append((positions[index], errors))
-            rows = [r for i, r in enumerate(rows) if i not in bad]
-            positions = [n for i, n in enumerate(positions) if i not in bad]
+                # Without a worded reason for any row, say what is known rather than loop.
+                detail = named.get(index) if named else {"field": "address"}
+                if detail is not None:
+                    message = detail.get("message", "matches no known place")
+                    rejects.append(
+                        (positions[index], [{"field": detail["field"], "message": message}])
+                    )
+            unnamed = [i for i in sorted(bad) if named and i not in named]
+            good = [i for i in range(len(rows)) if i not in bad]
+            pending.append(([rows[i] for i in unnamed], [positions[i] for i in unnamed]))
+            pending.append(([rows[i] for i in good], [positions[i] for i in good]))
             continue
-        return ChunkScores(
-            np.asarray(positions, dtype=np.int64),
-            prediction.labels,
-            prediction.probabilities,
-            rejects,
-        )
-    raise AddressNotFoundError(  # pragma: no cover - the geocoder is deterministic
-        "the geocoder rejected addresses it had accepted a moment before"
+        done_positions += positions
+        labels += prediction.labels
+        if prediction.probabilities is not None:
+            matrices.append(prediction.probabilities)
+    order = np.argsort(np.asarray(done_positions, dtype=np.int64), kind="stable")
+    proba = _no_probabilities(predictor, probabilities)
+    if matrices:
+        proba = np.vstack(matrices)[order]
+    return ChunkScores(
+        np.asarray(done_positions, dtype=np.int64)[order],
+        [labels[i] for i in order],
+        proba,
+        rejects,
     )
 
 

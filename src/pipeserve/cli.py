@@ -299,6 +299,9 @@ def _predict_on_spark(
     from pyspark.errors import PySparkException
     from pyspark.sql import SparkSession
 
+    if master.startswith("local"):
+        # Local workers run this interpreter, which has pipeserve (python3 on PATH may not).
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     # A session that already runs (a notebook, a test) is used as it is and left running.
     existing = SparkSession.getActiveSession()
     session = existing or (

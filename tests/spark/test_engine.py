@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from pipeserve import spark as engine
 from pipeserve.bundle.manifest import PIPELINE_FILE
 from pipeserve.cli import main
-from pipeserve.errors import BundleIntegrityError, ConfigurationError
+from pipeserve.errors import BundleError, ConfigurationError
 from pipeserve.inference.registry import load_entry
 from pipeserve.inference.store import BundleLocation
 from tests.conftest import iris_frame
@@ -137,16 +137,18 @@ def test_a_dataframe_keeps_its_keys_and_says_why_a_row_was_rejected(
     from pyspark.sql import DataFrame
 
     shipped: list[Any] = []
-    original = DataFrame.mapInPandas
+    frame = iris_frame().head(6).assign(customer=[f"c{i}" for i in range(6)])
+    frame.loc[2, "sepal_width"] = float("nan")
+    source = spark.createDataFrame(frame)
+    kind = type(source)  # pyspark's classic DataFrame, a subclass of pyspark.sql.DataFrame
+    original = kind.mapInPandas
 
     def spy(self: DataFrame, function: Any, *args: Any, **kwargs: Any) -> DataFrame:
         shipped.append(function)
         return original(self, function, *args, **kwargs)
 
-    monkeypatch.setattr(DataFrame, "mapInPandas", spy)
-    frame = iris_frame().head(6).assign(customer=[f"c{i}" for i in range(6)])
-    frame.loc[2, "sepal_width"] = float("nan")
-    scored = engine.score(spark.createDataFrame(frame), bundle_dir, keys=["customer"])
+    monkeypatch.setattr(kind, "mapInPandas", spy)
+    scored = engine.score(source, bundle_dir, keys=["customer"])
     rows = pd.DataFrame([row.asDict() for row in scored.collect()], columns=scored.columns)
     rows = rows.sort_values("customer")
 
@@ -188,7 +190,7 @@ def test_executors_refuse_a_tampered_bundle_with_the_servers_message(
         scored.collect()
 
     recovered = engine.engine_error(raised.value)
-    assert isinstance(recovered, BundleIntegrityError)
+    assert isinstance(recovered, BundleError)
     assert servers_message is not None
     assert recovered.message == servers_message
     assert "refusing to load it" in servers_message

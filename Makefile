@@ -65,8 +65,16 @@ format: $(VENV)/.dev ## apply ruff's formatting and fixes
 typecheck: $(VENV)/.dev ## mypy (strict) over src and tools
 	$(BIN)/mypy
 
+# Spark (pyspark, in the dev extra) needs a Java runtime: Debian's when there is none, as root.
+.PHONY: java
+java: ## a Java runtime for Spark, from Debian's packages if `java` is missing
+	@command -v java >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless; \
+	  else echo "Spark needs Java 17+: apt-get install -y openjdk-17-jre-headless" >&2; exit 1; fi; }
+
 .PHONY: pytest
-pytest: $(VENV)/.dev ## the test suite with branch coverage
+pytest: $(VENV)/.dev java ## the test suite with branch coverage
 	OPENSHIFT_SCHEMAS=$(SHARED)/data/openshift-schemas $(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
 
 .PHONY: bandit
@@ -167,6 +175,11 @@ $(MLSERVER_VENV)/.installed:
 .PHONY: bench-peers
 bench-peers: models $(VENV)/.bench $(MLSERVER_VENV)/.installed ## make bench plus MLServer 1.7 (mlserver-sklearn, defaults)
 	$(BIN)/python -m benchmarks.bench --peers $(BENCH_ARGS)
+
+BENCH_BATCH_ARGS ?=
+.PHONY: bench-batch
+bench-batch: models $(VENV)/.dev java ## batch scoring rows/s: local engine vs Spark local[2] (1M iris, 200k credit rows)
+	$(BIN)/python -m benchmarks.batch $(BENCH_BATCH_ARGS)
 
 SOAK_SECONDS ?= 600
 .PHONY: soak

@@ -329,6 +329,20 @@ def serve(host: str | None, port: int | None, workers: int | None, model_dir: Pa
 )
 @click.option("--chunk-size", type=click.IntRange(min=1), default=10_000, show_default=True)
 @click.option("--probabilities/--no-probabilities", default=True, show_default=True)
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "spark"]),
+    default="local",
+    show_default=True,
+    help="local: this process, chunk by chunk; spark: Apache Spark (pipeserve[spark]), "
+    "Parquet or CSV in, Parquet out.",
+)
+@click.option(
+    "--master",
+    default="local[*]",
+    show_default=True,
+    help="Spark master URL (--engine spark), e.g. k8s://https://HOST:443.",
+)
 @_friendly_errors
 def predict(
     *,
@@ -338,31 +352,88 @@ def predict(
     rejects: Path | None,
     chunk_size: int,
     probabilities: bool,
+    engine: str,
+    master: str,
 ) -> None:
     """Score a CSV, JSON-lines or Parquet file with a bundle, with a progress bar on stderr."""
-    from tqdm import tqdm
-
-    from pipeserve.bundle.io import load_bundle
-    from pipeserve.inference.batch import score_file
-    from pipeserve.inference.predictor import Predictor
-
-    predictor = Predictor(load_bundle(bundle_dir))
     rejects = rejects or output.with_name(output.name + ".rejects.jsonl")
-    with tqdm(unit=" rows", file=sys.stderr, desc="scoring") as bar:
-        report = score_file(
-            predictor,
+    if engine == "spark":
+        report = _predict_on_spark(
+            bundle_dir,
             input_path,
             output,
             rejects,
             chunk_size=chunk_size,
             probabilities=probabilities,
-            progress=bar.update,
+            master=master,
         )
+    else:
+        from tqdm import tqdm
+
+        from pipeserve.bundle.io import load_bundle
+        from pipeserve.inference.batch import score_file
+        from pipeserve.inference.predictor import Predictor
+
+        predictor = Predictor(load_bundle(bundle_dir))
+        with tqdm(unit=" rows", file=sys.stderr, desc="scoring") as bar:
+            report = score_file(
+                predictor,
+                input_path,
+                output,
+                rejects,
+                chunk_size=chunk_size,
+                probabilities=probabilities,
+                progress=bar.update,
+            )
     click.echo(
         f"{report.scored} of {report.rows} rows scored → {output}; "
         f"{report.rejected} rejected → {rejects}",
         err=True,
     )
+
+
+def _predict_on_spark(
+    bundle_dir: Path,
+    input_path: Path,
+    output: Path,
+    rejects: Path,
+    *,
+    chunk_size: int,
+    probabilities: bool,
+    master: str,
+) -> Any:
+    """``predict --engine spark``: a Spark session for the run; a worker's pipeserve error
+    (a bundle that fails to verify on the executors) is reported as such."""
+    from pipeserve import spark
+
+    spark.require_pyspark()
+    from py4j.protocol import Py4JJavaError
+    from pyspark.errors import PySparkException
+    from pyspark.sql import SparkSession
+
+    if master.startswith("local"):
+        # Local workers run this interpreter, which has pipeserve (python3 on PATH may not).
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    # A session that already runs (a notebook, a test) is used as it is and left running.
+    existing = SparkSession.getActiveSession()
+    session = existing or (
+        SparkSession.builder.master(master)
+        .appName("pipeserve predict")
+        .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(chunk_size))
+        .getOrCreate()
+    )
+    try:
+        return spark.score_file(
+            session, bundle_dir, input_path, output, rejects, probabilities=probabilities
+        )
+    except (PySparkException, Py4JJavaError) as error:
+        recovered = spark.engine_error(error)
+        if recovered is None:
+            raise
+        raise recovered from error
+    finally:
+        if existing is None:
+            session.stop()
 
 
 @main.command()

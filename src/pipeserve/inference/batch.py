@@ -73,22 +73,27 @@ def read_chunks(
             path, chunksize=chunk_size, dtype=dtypes, keep_default_na=False, na_values=[""]
         ) as reader:
             for chunk in reader:
-                yield _with_none(
-                    chunk.apply(lambda c: c if c.name in dtypes else _numbers_where_possible(c)),
-                    text_columns,
-                )
+                yield from_text(chunk, text_columns)
     elif fmt == "parquet":
         parquet = _pyarrow().parquet.ParquetFile(path)
         for batch in parquet.iter_batches(batch_size=chunk_size):
-            yield _with_none(batch.to_pandas(), text_columns)
+            yield with_none(batch.to_pandas(), text_columns)
     else:
         # dtype=False: JSON's own types, so "01067" is not read as the number 1067.
         with pd.read_json(path, lines=True, chunksize=chunk_size, dtype=False) as reader:
             for chunk in reader:
-                yield _with_none(chunk, text_columns)
+                yield with_none(chunk, text_columns)
 
 
-def _with_none(chunk: pd.DataFrame, text_columns: Sequence[str]) -> pd.DataFrame:
+def from_text(chunk: pd.DataFrame, text_columns: Sequence[str]) -> pd.DataFrame:
+    """A chunk read from text (CSV) with the types the model expects: ``text_columns`` stay
+    text, other cells that are numbers become numbers (a bad cell stays as written, so that
+    only its row is rejected), and an empty text cell is null."""
+    typed = chunk.apply(lambda c: c if c.name in text_columns else _numbers_where_possible(c))
+    return with_none(typed, text_columns)
+
+
+def with_none(chunk: pd.DataFrame, text_columns: Sequence[str]) -> pd.DataFrame:
     """A missing text cell is reported as null ("must be a string, got null"), not as NaN."""
     for name in text_columns:
         if name in chunk.columns:
@@ -108,53 +113,142 @@ def _numbers_where_possible(column: pd.Series) -> pd.Series:
 
 class _Writer:
     """Writes scored rows as CSV, JSON lines or Parquet, matching the output file's extension;
-    one chunk at a time (Parquet: one row group per chunk)."""
+    one chunk at a time (Parquet: one row group per chunk), as columns (no per-value Python)."""
 
     def __init__(
         self, path: Path, classes: list[str], probabilities: bool, regression: bool = False
     ) -> None:
         self.fmt = file_format(path)
-        self.proba_columns = [f"proba_{c}" for c in classes] if probabilities else []
-        answer = "value" if regression else "label"  # a regressor's number, or a class
-        self.columns = ["row", answer, *self.proba_columns]
+        self.columns = ["row", *output_columns(classes, probabilities, regression)]
         self._parquet: Any = None
         self.handle: IO[str] | None = None
+        self._header = True
         if self.fmt == "parquet":
             pa = _pyarrow()
-            answer_type = pa.float64() if regression else pa.string()
-            fields = [pa.field("row", pa.int64()), pa.field(answer, answer_type)]
-            fields += [pa.field(name, pa.float64()) for name in self.proba_columns]
+            answer_type = pa.float64() if regression else pa.string()  # a value, or a class
+            fields = [pa.field("row", pa.int64()), pa.field(self.columns[1], answer_type)]
+            fields += [pa.field(name, pa.float64()) for name in self.columns[2:]]
             self._schema = pa.schema(fields)
             self._parquet = pa.parquet.ParquetWriter(path, self._schema)
             return
         # Closed by close(), which score_file calls in a finally block.
         self.handle = Path(path).open("w", newline="", encoding="utf-8")  # noqa: SIM115
-        self.csv = csv.writer(self.handle) if self.fmt == "csv" else None
-        if self.csv is not None:
-            self.csv.writerow(self.columns)
 
-    def write(self, rows: list[list[Any]]) -> None:
-        if not rows:
+    def write(self, frame: pd.DataFrame) -> None:
+        """Append ``frame`` (``row``, ``label`` and the probability columns)."""
+        if self.fmt == "csv" and self._header and self.handle is not None:
+            csv.writer(self.handle).writerow(self.columns)  # even when nothing scores
+            self._header = False
+        if frame.empty:
             return
         if self._parquet is not None:
-            columns = list(zip(*rows, strict=True))
-            table = _pyarrow().table(
-                {name: list(values) for name, values in zip(self.columns, columns, strict=True)},
-                schema=self._schema,
-            )
+            table = _pyarrow().Table.from_pandas(frame, schema=self._schema, preserve_index=False)
             self._parquet.write_table(table)
-        elif self.csv is not None:
-            self.csv.writerows(rows)
+        elif self.handle is not None and self.fmt == "csv":
+            frame.to_csv(self.handle, header=False, index=False)
         elif self.handle is not None:
-            for values in rows:
-                line = orjson.dumps(dict(zip(self.columns, values, strict=True)))
-                self.handle.write(line.decode() + "\n")
+            for record in frame.to_dict("records"):
+                self.handle.write(orjson.dumps(record).decode() + "\n")
 
     def close(self) -> None:
         if self._parquet is not None:
             self._parquet.close()
         if self.handle is not None:
             self.handle.close()
+
+
+def output_columns(
+    classes: Sequence[str], probabilities: bool, regression: bool = False
+) -> list[str]:
+    """The prediction columns both engines write after the key columns: a regressor's
+    ``value``, or ``label`` and, when asked for, ``proba_<class>`` per class."""
+    if regression:
+        return ["value"]
+    return ["label", *([f"proba_{c}" for c in classes] if probabilities else [])]
+
+
+@dataclass(frozen=True)
+class ChunkScores:
+    """One chunk scored: the positions (0-based, within the chunk) of the rows that scored with
+    their labels and probabilities (a regressor's values instead), and the rejected positions
+    with their errors (``[{"field", "message"}]``), in position order."""
+
+    positions: NDArray[np.int64]
+    labels: list[str]
+    probabilities: NDArray[np.float64] | None
+    rejects: list[tuple[int, list[dict[str, Any]]]]
+    values: NDArray[np.float64] | None = None
+
+    def predictions(self, classes: Sequence[str]) -> dict[str, Any]:
+        """The prediction columns of the scored rows, named as :func:`output_columns` says."""
+        if self.values is not None:
+            return {"value": self.values}
+        columns: dict[str, Any] = {"label": self.labels}
+        if self.probabilities is not None:
+            for index, name in enumerate(classes):
+                columns[f"proba_{name}"] = self.probabilities[:, index]
+        return columns
+
+
+def missing_features_error(
+    source: str, missing: Sequence[str], needed: Sequence[str]
+) -> ConfigurationError:
+    """The error both engines raise for an input without some of the model's features."""
+    return ConfigurationError(
+        f"{source} lacks the feature columns {list(missing)}; the model needs {list(needed)}",
+        path=source,
+        missing=list(missing),
+    )
+
+
+def score_chunk(
+    predictor: Predictor,
+    validator: InstanceValidator,
+    chunk: pd.DataFrame,
+    *,
+    probabilities: bool = True,
+) -> ChunkScores:
+    """Validate and score one chunk: the one step the local and the Spark engine share.
+
+    Columns other than the model's features are ignored. A row that fails validation, or whose
+    address a rejecting geocoder cannot find, is rejected with its errors, never dropped.
+    Raises :class:`ConfigurationError` when a feature column is missing from the chunk.
+    """
+    missing = [name for name in predictor.feature_names if name not in chunk.columns]
+    if missing:
+        raise missing_features_error("the input", missing, predictor.feature_names)
+    probabilities = probabilities and predictor.has_probabilities
+    columns, positions, rejects = _valid_columns(validator.columns, chunk)
+    scores = _predict_rejecting_addresses(predictor, columns, positions, probabilities, rejects)
+    rejects.sort(key=lambda reject: reject[0])
+    return scores
+
+
+def _valid_columns(
+    validator: ColumnValidator, chunk: pd.DataFrame
+) -> tuple[dict[str, NDArray[Any]], NDArray[np.int64], list[tuple[int, list[dict[str, Any]]]]]:
+    """The chunk's valid rows as validated columns, their positions, and each invalid row's
+    position with every problem. Validated by column, as the HTTP API does: rows are looked at
+    only when a check fails."""
+    raw = [chunk[name].to_numpy() for name in validator.names]
+    problems: dict[int, list[dict[str, Any]]] = {}
+    columns: dict[str, NDArray[Any]] = {}
+    for index, name in enumerate(validator.names):
+        column, found = validator.column(index, raw[index])
+        for row, message in found:
+            problems.setdefault(row, []).append({"field": name, "message": message})
+        if column is not None:
+            columns[name] = column
+    positions = np.arange(len(chunk), dtype=np.int64)
+    if not problems:
+        return columns, positions, []
+    rejects = [(row, problems[row]) for row in sorted(problems)]
+    keep = np.setdiff1d(positions, np.fromiter(problems, dtype=np.int64))
+    valid = {}
+    for index, name in enumerate(validator.names):
+        column, _ = validator.column(index, raw[index][keep])
+        valid[name] = column
+    return valid, keep, rejects  # type: ignore[return-value]  # every kept value is valid
 
 
 def score_file(
@@ -173,31 +267,27 @@ def score_file(
     Columns other than the model's features are ignored. Raises :class:`ConfigurationError`
     for an unsupported file type or when a feature column is missing from the file.
     """
-    validator = InstanceValidator(predictor.manifest).columns
+    validator = InstanceValidator(predictor.manifest)
+    probabilities = probabilities and predictor.has_probabilities
     text_columns = [f.name for f in predictor.manifest.features if f.dtype == "string"]
     report = BatchReport()
     writer = _Writer(output_path, predictor.classes, probabilities, predictor.is_regressor)
     try:
         with Path(rejects_path).open("w", encoding="utf-8") as rejects:
-
-            def reject(number: int, errors: list[dict[str, Any]]) -> None:
-                rejects.write(orjson.dumps({"row": number, "errors": errors}).decode() + "\n")
-                report.rejected += 1
-
             for chunk in read_chunks(input_path, chunk_size, text_columns):
-                missing = [name for name in predictor.feature_names if name not in chunk.columns]
+                missing = [n for n in predictor.feature_names if n not in chunk.columns]
                 if missing:
-                    raise ConfigurationError(
-                        f"{input_path} lacks the feature columns {missing}; the model needs "
-                        f"{predictor.feature_names}",
-                        path=str(input_path),
-                    )
-                columns, numbers = _valid_columns(validator, chunk, report.rows, reject)
-                scored = _predict_rejecting_addresses(
-                    predictor, columns, numbers, probabilities, reject
+                    raise missing_features_error(str(input_path), missing, predictor.feature_names)
+                scores = score_chunk(predictor, validator, chunk, probabilities=probabilities)
+                for position, errors in scores.rejects:
+                    line = {"row": report.rows + position, "errors": errors}
+                    rejects.write(orjson.dumps(line).decode() + "\n")
+                frame = pd.DataFrame(
+                    {"row": report.rows + scores.positions, **scores.predictions(predictor.classes)}
                 )
-                writer.write(scored)
-                report.scored += len(scored)
+                writer.write(frame)
+                report.scored += len(scores.positions)
+                report.rejected += len(scores.rejects)
                 report.rows += len(chunk)
                 if progress is not None:
                     progress(len(chunk))
@@ -206,74 +296,68 @@ def score_file(
     return report
 
 
-def _valid_columns(
-    validator: ColumnValidator,
-    chunk: pd.DataFrame,
-    first: int,
-    reject: Callable[[int, list[dict[str, Any]]], None],
-) -> tuple[dict[str, NDArray[Any]], NDArray[np.int64]]:
-    """The chunk's valid rows as validated columns, and their row numbers (``first`` is the
-    number of the chunk's first row); each invalid row goes to ``reject`` with every problem.
-    Validated by column, as the HTTP API does: rows are looked at only when a check fails."""
-    raw = [chunk[name].to_numpy() for name in validator.names]
-    problems: dict[int, list[dict[str, Any]]] = {}
-    columns: dict[str, NDArray[Any]] = {}
-    for index, name in enumerate(validator.names):
-        column, found = validator.column(index, raw[index])
-        for row, message in found:
-            problems.setdefault(row, []).append({"field": name, "message": message})
-        if column is not None:
-            columns[name] = column
-    numbers = np.arange(first, first + len(chunk))
-    if not problems:
-        return columns, numbers
-    for row in sorted(problems):
-        reject(first + row, problems[row])
-    keep = np.setdiff1d(np.arange(len(chunk)), np.fromiter(problems, dtype=np.int64))
-    valid = {}
-    for index, name in enumerate(validator.names):
-        column, _ = validator.column(index, raw[index][keep])
-        valid[name] = column
-    return valid, numbers[keep]  # type: ignore[return-value]  # every kept value is valid
-
-
 def _predict_rejecting_addresses(
     predictor: Predictor,
     columns: dict[str, NDArray[Any]],
-    numbers: NDArray[np.int64],
+    positions: NDArray[np.int64],
     probabilities: bool,
-    reject: Callable[[int, list[dict[str, Any]]], None],
-) -> list[list[Any]]:
-    """Output rows for valid input rows. A geocoder that rejects addresses names the rows: those
-    go to the rejects file and the others are scored again (one retry: the second call sees
-    only addresses that were found)."""
-    for _ in range(2):
-        if not len(numbers):
-            return []
+    rejects: list[tuple[int, list[dict[str, Any]]]],
+) -> ChunkScores:
+    """Scores for valid input rows. A geocoder that rejects addresses names every bad row but
+    words the reason for the first few only: the named rows join ``rejects`` with its reason;
+    the other rows are scored again without the bad ones, and the unnamed bad rows are sent
+    again on their own until each has its own reason. So a row's reason never depends on where
+    a chunk happened to start (which differs between engines)."""
+    done: list[NDArray[np.int64]] = []
+    labels: list[str] = []
+    matrices: list[NDArray[np.float64]] = []
+    values: list[NDArray[np.float64]] = []
+    pending = [(columns, positions)]
+    while pending:
+        columns, positions = pending.pop()
+        if not len(positions):
+            continue
         try:
             prediction = predictor.predict_columns(columns, probabilities=probabilities)
         except AddressNotFoundError as error:
             bad = set(error.details.get("rows", []))
-            by_row = {e["row"]: e for e in error.details.get("errors", [])}
+            named = {e["row"]: e for e in error.details.get("errors", []) if e["row"] in bad}
             for index in sorted(bad):
-                detail = by_row.get(index, {"field": "address", "message": "matches no place"})
-                reject(
-                    int(numbers[index]), [{"field": detail["field"], "message": detail["message"]}]
-                )
-            keep = np.array([i for i in range(len(numbers)) if i not in bad], dtype=np.int64)
-            columns = {name: column[keep] for name, column in columns.items()}
-            numbers = numbers[keep]
+                # Without a worded reason for any row, say what is known rather than loop.
+                detail = named.get(index) if named else {"field": "address"}
+                if detail is not None:
+                    message = detail.get("message", "matches no known place")
+                    rejects.append(
+                        (int(positions[index]), [{"field": detail["field"], "message": message}])
+                    )
+            unnamed = np.array([i for i in sorted(bad) if named and i not in named], dtype=int)
+            good = np.array([i for i in range(len(positions)) if i not in bad], dtype=int)
+            for subset in (unnamed, good):
+                pending.append(({n: c[subset] for n, c in columns.items()}, positions[subset]))
             continue
-        if prediction.values is not None:  # a regressor: one number per row
-            return [[n, v] for n, v in zip(numbers, prediction.values.tolist(), strict=True)]
-        proba = prediction.probabilities
-        rounded = proba.round(6).tolist() if proba is not None else None
-        return [
-            [number, label, *(rounded[i] if rounded is not None else [])]
-            for i, (number, label) in enumerate(
-                zip(numbers.tolist(), prediction.labels, strict=True)
-            )
-        ]
-    raise AddressNotFoundError(  # pragma: no cover - the geocoder is deterministic
-        "the geocoder rejected addresses it had accepted a moment before"
+        done.append(positions)
+        labels += prediction.labels
+        if prediction.probabilities is not None:
+            matrices.append(prediction.probabilities)
+        if prediction.values is not None:
+            values.append(prediction.values)
+    scored = np.concatenate(done) if done else np.empty(0, dtype=np.int64)
+    order = np.argsort(scored, kind="stable")
+    proba = _no_probabilities(predictor, probabilities)
+    if matrices:
+        proba = np.vstack(matrices)[order]
+    regressed = None
+    if predictor.is_regressor:
+        regressed = np.concatenate(values)[order] if values else np.empty(0)
+        proba = None
+    return ChunkScores(
+        scored[order],
+        [labels[i] for i in order] if labels else [],
+        proba,
+        rejects,
+        regressed,
     )
+
+
+def _no_probabilities(predictor: Predictor, probabilities: bool) -> NDArray[np.float64] | None:
+    return np.empty((0, len(predictor.classes))) if probabilities else None

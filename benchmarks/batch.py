@@ -1,0 +1,199 @@
+"""Batch scoring: the local engine against Spark ``local[2]``, rows per second, from Parquet.
+
+Generates 1,000,000 iris rows and 200,000 credit rows (training rows resampled with noise),
+then, interleaved, scores each file with the local engine (``pipeserve.inference.batch``) and
+with Spark (``pipeserve.spark``), and runs a Spark pass-through (``mapInPandas`` returning its
+input) to price what Spark itself costs per row. It also times the local engine's steps apart
+(read, validate, predict, write) to say where its time goes. Prints a table and the issue's
+targets; asserts nothing.
+
+    make bench-batch
+    .venv/bin/python -m benchmarks.batch --iris-rows 200000 --credit-rows 50000 --repeats 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.report import git_state, machine_info, machine_line
+from pipeserve.bundle.io import load_bundle
+from pipeserve.inference.batch import read_chunks, score_chunk, score_file
+from pipeserve.inference.predictor import Predictor
+from pipeserve.inference.schema import InstanceValidator
+
+ROOT = Path(__file__).parents[1]
+CHUNK = 10_000
+
+
+def generate(source: pd.DataFrame, features: list[str], rows: int, seed: int) -> pd.DataFrame:
+    """``rows`` rows resampled from ``source``, numbers jittered by 1% so they are not repeats."""
+    rng = np.random.default_rng(seed)
+    frame = source[features].sample(rows, replace=True, random_state=seed).reset_index(drop=True)
+    for name in features:
+        if pd.api.types.is_numeric_dtype(frame[name]):
+            frame[name] = frame[name].astype(float) * rng.normal(1, 0.01, rows)
+    return frame
+
+
+def timed(action: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def local_steps(bundle: Path, source: Path) -> dict[str, float]:
+    """Seconds the local engine spends per step over the whole file, chunk by chunk."""
+    predictor = Predictor(load_bundle(bundle))
+    validator = InstanceValidator(predictor.manifest)
+    text = [f.name for f in predictor.manifest.features if f.dtype == "string"]
+    steps = {"read": timed(lambda: sum(1 for _ in read_chunks(source, CHUNK, text)))}
+    steps.update({"to records": 0.0, "validate (per row)": 0.0, "predict": 0.0, "chunk": 0.0})
+    for chunk in read_chunks(source, CHUNK, text):
+        start = time.perf_counter()
+        records = chunk[predictor.feature_names].to_dict("records")
+        middle = time.perf_counter()
+        valid = [validator.validate_row(record) for record in records]
+        end = time.perf_counter()
+        predictor.predict_rows(valid)
+        steps["to records"] += middle - start
+        steps["validate (per row)"] += end - middle
+        steps["predict"] += time.perf_counter() - end
+        steps["chunk"] += timed(lambda c=chunk: score_chunk(predictor, validator, c))
+    steps["score_chunk (all of it)"] = steps.pop("chunk")
+    return steps
+
+
+def run_local(bundle: Path, source: Path, workdir: Path) -> float:
+    predictor = Predictor(load_bundle(bundle))
+    return timed(
+        lambda: score_file(
+            predictor, source, workdir / "local.parquet", workdir / "local.rejects.jsonl"
+        )
+    )
+
+
+def run_spark(spark: Any, bundle: Path, source: Path, workdir: Path) -> float:
+    from pipeserve import spark as engine  # noqa: PLC0415  # the optional extra
+
+    return timed(
+        lambda: engine.score_file(
+            spark, bundle, source, workdir / "spark.parquet", workdir / "spark.rejects.jsonl"
+        )
+    )
+
+
+def run_passthrough(spark: Any, source: Path, workdir: Path) -> float:
+    """Spark reading the file, sending every batch through a Python worker unchanged and
+    writing it: the floor under any mapInPandas engine."""
+    frame = spark.read.parquet(str(source))
+
+    def same(batches: Any) -> Any:
+        yield from batches
+
+    out = frame.mapInPandas(same, frame.schema)
+    return timed(lambda: out.write.mode("overwrite").parquet(str(workdir / "through.parquet")))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iris-rows", type=int, default=1_000_000)
+    parser.add_argument("--credit-rows", type=int, default=200_000)
+    parser.add_argument("--repeats", type=int, default=2, help="interleaved rounds")
+    parser.add_argument("--master", default="local[2]")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    from pyspark.sql import SparkSession  # noqa: PLC0415  # after PYSPARK_PYTHON is set
+
+    git = git_state(ROOT)
+    print(machine_line(machine_info()), f"commit {git.get('commit', '?')}", flush=True)
+    iris_source = pd.read_csv(ROOT / "data" / "prepared" / "train.csv")
+    credit_source = pd.read_csv(ROOT / "data" / "prepared" / "credit" / "train.csv")
+    cases = {
+        "iris": (ROOT / "models" / "iris", iris_source, args.iris_rows),
+        "credit": (ROOT / "models" / "credit", credit_source, args.credit_rows),
+    }
+    with tempfile.TemporaryDirectory(prefix="bench-batch-") as scratch:
+        workdir = Path(scratch)
+        files: dict[str, Path] = {}
+        for name, (bundle, source, rows) in cases.items():
+            manifest = load_bundle(bundle).manifest
+            frame = generate(source, manifest.feature_names, rows, seed=len(name))
+            files[name] = workdir / f"{name}.parquet"
+            frame.to_parquet(files[name], row_group_size=CHUNK)
+            print(f"{name}: {rows:,} rows, path {Predictor(load_bundle(bundle)).inference_path}")
+
+        start = time.perf_counter()
+        spark = (
+            SparkSession.builder.master(args.master)
+            .appName("pipeserve bench-batch")
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(CHUNK))
+            .getOrCreate()
+        )
+        spark.sparkContext.setLogLevel("ERROR")
+        print(f"spark session: {time.perf_counter() - start:.1f} s (not counted)", flush=True)
+        # Workers start and load the bundle once: warm both engines on a small file first.
+        for name, (bundle, _, _) in cases.items():
+            small = workdir / f"{name}-small.parquet"
+            pd.read_parquet(files[name]).head(2_000).to_parquet(small)
+            run_spark(spark, bundle, small, workdir)
+            run_local(bundle, small, workdir)
+
+        results: dict[str, dict[str, list[float]]] = {}
+        for _ in range(args.repeats):
+            for name, (bundle, _, _) in cases.items():
+                times = results.setdefault(name, {"local": [], "spark": [], "through": []})
+                times["local"].append(run_local(bundle, files[name], workdir))
+                times["spark"].append(run_spark(spark, bundle, files[name], workdir))
+                times["through"].append(run_passthrough(spark, files[name], workdir))
+                print(
+                    f"  {name}: local {times['local'][-1]:.1f} s, spark {times['spark'][-1]:.1f} s,"
+                    f" pass-through {times['through'][-1]:.1f} s",
+                    flush=True,
+                )
+        spark.stop()
+
+        print(f"\n{'model':<8} {'engine':<24} {'rows/s':>10} {'µs/row':>8}")
+        for name, times in results.items():
+            rows = cases[name][2]
+            best = {engine: min(values) for engine, values in times.items()}
+            for engine, label in [
+                ("local", "local (1 process)"),
+                ("spark", f"spark {args.master}"),
+                ("through", "spark pass-through"),
+            ]:
+                print(
+                    f"{name:<8} {label:<24} {rows / best[engine]:>10,.0f} "
+                    f"{best[engine] / rows * 1e6:>8.2f}"
+                )
+            ratio = best["local"] / best["spark"]
+            overhead = (best["spark"] - best["local"]) / rows * 1e6
+            print(
+                f"{name:<8} spark/local rows/s {ratio:.2f}x (target >= 0.7x); Spark's own cost "
+                f"(pass-through) {best['through'] / rows * 1e6:.2f} µs/row; spark minus local "
+                f"{overhead:+.2f} µs/row"
+            )
+        iris_local = cases["iris"][2] / min(results["iris"]["local"])
+        print(f"iris local {iris_local:,.0f} rows/s (target >= 1,000,000)")
+
+        print("\nwhere the local engine's time goes (s over the whole file, one step at a time):")
+        for name, (bundle, _, rows) in cases.items():
+            steps = local_steps(bundle, files[name])
+            line = ", ".join(f"{step} {seconds:.2f}" for step, seconds in steps.items())
+            print(f"  {name} ({rows:,} rows): {line}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -130,6 +130,12 @@ def bundle() -> None:
 @click.option("--trained", type=EXISTING_DIR, required=True, help="Output of `pipeserve train`.")
 @click.option("--metrics", "metrics_path", type=EXISTING_FILE, required=True)
 @click.option("--input", "inputs", type=EXISTING_FILE, multiple=True, help="Data it was made from.")
+@click.option(
+    "--confusion",
+    "confusion_path",
+    type=EXISTING_FILE,
+    help="The evaluate stage's actual,predicted table: drawn as the model card's confusion matrix.",
+)
 @click.option("--output", type=PATH, required=True, help="Bundle directory to serve.")
 @_friendly_errors
 def bundle_build(
@@ -139,6 +145,7 @@ def bundle_build(
     trained: Path,
     metrics_path: Path,
     inputs: tuple[Path, ...],
+    confusion_path: Path | None,
     output: Path,
 ) -> None:
     """Add metrics and lineage to a trained bundle and publish it (the DVC `bundle` stage)."""
@@ -147,7 +154,12 @@ def bundle_build(
 
     load_params(params_path, section)  # checked, so a bad file fails with a message naming the key
     manifest = publish(
-        trained, metrics_path, list(inputs), raw_section(params_path, section), output
+        trained,
+        metrics_path,
+        list(inputs),
+        raw_section(params_path, section),
+        output,
+        confusion_path=confusion_path,
     )
     size = sum(f.size for f in manifest.files.values())
     accuracy = (manifest.metrics or {}).get("accuracy")

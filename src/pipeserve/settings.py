@@ -164,6 +164,14 @@ class Settings(BaseSettings):
         default=True,
         description="Serve Swagger UI at /docs and the OpenAPI document at /openapi.json.",
     )
+    source_revision: str | None = Field(
+        default=None,
+        max_length=64,
+        pattern=r"^[0-9A-Za-z._-]+$",
+        description="The source revision (git commit) the image was built from, shown in model "
+        "metadata and on the model card; the Dockerfile sets it from its build argument of the "
+        "same name. Bundles do not record it, so an unrelated commit cannot change them.",
+    )
     geocoder_url: str | None = Field(
         default=None,
         pattern=r"^https?://",
@@ -202,6 +210,14 @@ class Settings(BaseSettings):
         # A comma-separated list reads better in a ConfigMap than a JSON array.
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("source_revision", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        # An image built without the build argument has the variable set to "".
+        if isinstance(value, str) and not value.strip():
+            return None
         return value
 
 

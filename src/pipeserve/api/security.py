@@ -26,7 +26,7 @@ _API_HEADERS = (*_COMMON, ("Content-Security-Policy", _API_POLICY))
 _DOCS_HEADERS = (*_COMMON, ("Content-Security-Policy", _DOCS_POLICY))
 _CORS_METHODS = "GET, POST, OPTIONS"
 _CORS_HEADERS = "Authorization, Content-Type, X-Request-ID, Inference-Header-Content-Length"
-_CORS_EXPOSED = "X-Request-ID, X-Model-Version"
+_CORS_EXPOSED = "X-Request-ID, X-Model-Version, X-Model-Digest"
 
 
 def install_security_headers(app: Flask, settings: Settings) -> None:

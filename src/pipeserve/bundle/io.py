@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from pipeserve.bundle.archive import canonical_skops
 from pipeserve.bundle.manifest import MANIFEST_FILE, PIPELINE_FILE, FileDigest, Manifest
 from pipeserve.bundle.trusted import TRUSTED_TYPES
 from pipeserve.bundle.versions import library_versions
@@ -41,6 +42,8 @@ class LoadedBundle:
     # Verified bytes of the bundle's other files (the compiled fast path), by file name.
     extra_files: dict[str, bytes] = field(default_factory=dict)
     pipeline_bytes: bytes = field(default=b"", repr=False)
+    # sha256 of bundle.json, which pins every other file: one value names the exact bundle.
+    digest: str = ""
 
     def load_pipeline(self) -> Any:
         """The scikit-learn pipeline, read now if :func:`load_bundle` left it unread."""
@@ -71,7 +74,9 @@ def write_bundle(
     directory.parent.mkdir(parents=True, exist_ok=True)
     import skops.io  # noqa: PLC0415  # see _deserialise
 
-    files = {PIPELINE_FILE: skops.io.dumps(pipeline), **(extra_files or {})}
+    # Canonical bytes: the same pipeline gives the same file (see pipeserve.bundle.archive).
+    pipeline_file = canonical_skops(skops.io.dumps(pipeline))
+    files = {PIPELINE_FILE: pipeline_file, **(extra_files or {})}
     digests = {
         name: FileDigest(sha256=sha256_hex(data), size=len(data)) for name, data in files.items()
     }
@@ -112,7 +117,17 @@ def read_manifest(directory: Path) -> Manifest:
 
     Raises :class:`BundleError` when the file is missing or not a valid manifest.
     """
-    path = Path(directory) / MANIFEST_FILE
+    return _read_manifest(Path(directory))[0]
+
+
+def bundle_digest(manifest_file: bytes) -> str:
+    """The digest that pins a bundle: ``sha256:`` and the hex sha256 of its ``bundle.json``
+    (which holds the sha256 of every other file)."""
+    return f"sha256:{sha256_hex(manifest_file)}"
+
+
+def _read_manifest(directory: Path) -> tuple[Manifest, str]:
+    path = directory / MANIFEST_FILE
     try:
         raw = path.read_bytes()
     except FileNotFoundError as error:
@@ -121,7 +136,7 @@ def read_manifest(directory: Path) -> Manifest:
             path=str(path),
         ) from error
     try:
-        return Manifest.model_validate_json(raw)
+        return Manifest.model_validate_json(raw), bundle_digest(raw)
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in error.errors()
@@ -182,14 +197,14 @@ def load_bundle(directory: Path, *, with_pipeline: bool = True) -> LoadedBundle:
     :class:`UntrustedTypeError` when the pipeline refers to a type we do not trust.
     """
     directory = Path(directory)
-    manifest = read_manifest(directory)
+    manifest, digest = _read_manifest(directory)
     contents = _read_verified(directory, manifest)
     payload = contents.pop(PIPELINE_FILE)
     pipeline = _deserialise(directory, payload) if with_pipeline else None
     drift = version_drift(manifest.library_versions, library_versions())
     for message in drift:
         logger.warning("bundle %s: %s", manifest.name, message)
-    return LoadedBundle(directory, manifest, pipeline, drift, contents, payload)
+    return LoadedBundle(directory, manifest, pipeline, drift, contents, payload, digest)
 
 
 def _deserialise(directory: Path, payload: bytes) -> Any:

@@ -59,6 +59,8 @@ class ModelEntry:
     version_warnings: tuple[str, ...] = ()
     reload_error: str | None = None
     fingerprint: bytes | None = field(default=None, repr=False)
+    # sha256 of the loaded bundle.json (pipeserve.bundle.io.bundle_digest): pins the bundle.
+    digest: str | None = None
 
     @property
     def ready(self) -> bool:
@@ -189,6 +191,7 @@ def load_entry(
         validator=InstanceValidator(manifest, options.max_string_length),
         version_warnings=tuple(bundle.version_warnings),
         fingerprint=fingerprint,
+        digest=bundle.digest,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,9 +12,11 @@ from sklearn.pipeline import Pipeline
 from pipeserve.bundle.io import write_bundle
 from pipeserve.bundle.manifest import Manifest
 from pipeserve.bundle.versions import library_versions
+from pipeserve.errors import TrainingError
 from pipeserve.training.data import describe_features, example_row, read_table
 from pipeserve.training.params import CreditParams, Params
 from pipeserve.training.pipeline import build_pipeline
+from pipeserve.training.statistics import describe_distributions
 
 logger = logging.getLogger(__name__)
 
@@ -30,14 +33,30 @@ def fit_pipeline(params: Params | CreditParams, train_csv: Path) -> tuple[Pipeli
     manifest = Manifest(
         name=params.bundle.name,
         version=params.bundle.version,
-        created_at=datetime.now(UTC),
+        created_at=build_time(),
         estimator=params.train.estimator,
         classes=[str(c) for c in pipeline.classes_],
         features=describe_features(features),
         example=example_row(features),
+        statistics=describe_distributions(features),
         library_versions=library_versions(),
     )
     return pipeline, manifest
+
+
+def build_time() -> datetime | None:
+    """The build time reproducible builds agree on: ``SOURCE_DATE_EPOCH`` (seconds) if set,
+    else none at all; the wall clock would make every rebuild differ in bytes.
+
+    Raises :class:`~pipeserve.errors.TrainingError` for a value that is not a number.
+    """
+    # The reproducible-builds.org convention, read by the build step, not the server.
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not epoch:
+        return None
+    if not epoch.isdigit():
+        raise TrainingError(f"SOURCE_DATE_EPOCH must be seconds since 1970, got {epoch!r}")
+    return datetime.fromtimestamp(int(epoch), UTC)
 
 
 def train(params: Params | CreditParams, train_csv: Path, output_dir: Path) -> Manifest:

@@ -19,6 +19,7 @@ from pipeserve.api.kserve_v1 import kserve_v1
 from pipeserve.api.metrics import Metrics, install_metrics, metrics_blueprint
 from pipeserve.api.models import models
 from pipeserve.api.openapi import spec_processor
+from pipeserve.api.pages import pages
 from pipeserve.api.problems import register_problem_handlers
 from pipeserve.api.security import install_security_headers
 from pipeserve.inference.batching import BatchingOptions
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     app.register_blueprint(models)
     app.register_blueprint(kserve_v1)
     app.register_blueprint(inference_v2)
+    app.register_blueprint(pages)
     if settings.admin_enabled:
         app.register_blueprint(admin)
     if settings.reload_interval > 0:

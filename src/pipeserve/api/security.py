@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
+from pipeserve.api.pages import is_page_path
 from pipeserve.settings import Settings
 
 _API_POLICY = "default-src 'none'; frame-ancestors 'none'"
@@ -17,6 +18,12 @@ _DOCS_POLICY = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; frame-ancestors 'none'"
 )
+# The model card pages (pipeserve.api.pages): their own stylesheet and pictures, nothing else;
+# no script at all, inline or not.
+_PAGES_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
+)
 _COMMON = (
     ("X-Content-Type-Options", "nosniff"),
     ("X-Frame-Options", "DENY"),
@@ -24,6 +31,7 @@ _COMMON = (
 )
 _API_HEADERS = (*_COMMON, ("Content-Security-Policy", _API_POLICY))
 _DOCS_HEADERS = (*_COMMON, ("Content-Security-Policy", _DOCS_POLICY))
+_PAGES_HEADERS = (*_COMMON, ("Content-Security-Policy", _PAGES_POLICY))
 _CORS_METHODS = "GET, POST, OPTIONS"
 _CORS_HEADERS = "Authorization, Content-Type, X-Request-ID, Inference-Header-Content-Length"
 _CORS_EXPOSED = "X-Request-ID, X-Model-Version, X-Model-Digest"
@@ -36,8 +44,11 @@ def install_security_headers(app: Flask, settings: Settings) -> None:
     def secure(response: Response) -> Response:
         headers = response.headers
         docs = request.path == "/docs" or request.path.startswith("/docs/")
+        chosen = _DOCS_HEADERS if docs else _API_HEADERS
+        if not docs and is_page_path(request.path):
+            chosen = _PAGES_HEADERS
         # add(), not setdefault(): no view sets these, and add() does not scan the headers.
-        for name, value in _DOCS_HEADERS if docs else _API_HEADERS:
+        for name, value in chosen:
             headers.add(name, value)
         if not request.path.startswith("/docs/assets"):
             headers.add("Cache-Control", "no-store")

@@ -61,6 +61,8 @@ class ModelEntry:
     fingerprint: bytes | None = field(default=None, repr=False)
     # sha256 of the loaded bundle.json (pipeserve.bundle.io.bundle_digest): pins the bundle.
     digest: str | None = None
+    # The model card's pictures by role (verified bundle files, drawn when it was built).
+    figures: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     @property
     def ready(self) -> bool:
@@ -192,6 +194,11 @@ def load_entry(
         version_warnings=tuple(bundle.version_warnings),
         fingerprint=fingerprint,
         digest=bundle.digest,
+        figures={
+            role: bundle.extra_files[file]
+            for role, file in manifest.figures.items()
+            if file in bundle.extra_files
+        },
     )
 
 

@@ -162,8 +162,9 @@ def _draw(node: _Node, x: float, y: float, width: float, body: list[str]) -> flo
             f'rx="6" fill="#eef4f8" stroke="{_ACCENT}"/>'
         )
         centre = x + width / 2
+        label_y = y + 16 if node.detail else y + _BOX_H / 2 + 4
         body.append(
-            _text(centre, y + 16, node.label, text_anchor="middle", fill=_INK, font_weight="600")
+            _text(centre, label_y, node.label, text_anchor="middle", fill=_INK, font_weight="600")
         )
         if node.detail:
             body.append(_text(centre, y + 32, node.detail, text_anchor="middle", fill=_INK))

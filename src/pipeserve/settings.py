@@ -71,6 +71,19 @@ class Settings(BaseSettings):
         "else scikit-learn; onnx: require it (a model without one is not ready); sklearn: "
         "always scikit-learn.",
     )
+    out_of_range: Literal["accept", "flag", "reject"] = Field(
+        default="flag",
+        description="What an input unlike the training data does (a number outside the "
+        "training range, an unseen category): accept = only counted in the metrics; flag = "
+        "also a warning per prediction in the friendly API; reject = a 422 naming the field.",
+    )
+    monitor_window: int = Field(
+        default=1000,
+        ge=0,
+        le=1_000_000,
+        description="Recent input rows per model and worker that the drift score (PSI against "
+        "the training distribution) is computed over; 0 turns input monitoring off.",
+    )
     batching: bool = Field(
         default=False,
         description="Coalesce concurrent predictions of one worker into one model call. A "

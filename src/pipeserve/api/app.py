@@ -53,6 +53,8 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         on_prediction=metrics.record_prediction,
         batching=batching,
         concurrency=active,
+        out_of_range=settings.out_of_range,
+        on_inputs=metrics.record_inputs,
     )
 
     app = APIFlask(
@@ -111,7 +113,9 @@ def load_registry(settings: Settings) -> ModelRegistry:
     """The models of ``settings``: the bundles listed in ``model_paths`` if any, else the model
     repository ``model_dir``. Raises :class:`~pipeserve.errors.ConfigurationError` when the
     repository does not exist or a model version is configured twice."""
-    options = LoadOptions(settings.max_string_length, settings.inference_path)
+    options = LoadOptions(
+        settings.max_string_length, settings.inference_path, settings.monitor_window
+    )
     if settings.model_paths:
         return ModelRegistry.from_paths(settings.model_paths, settings.ready_policy, options)
     return ModelRegistry.from_directory(settings.model_dir, settings.ready_policy, options)

@@ -83,6 +83,12 @@ def card(name: str) -> Response:
         entry=entry,
         card=_card(entry) if entry.manifest is not None else None,
         source_revision=settings().source_revision,
+        monitoring=entry.monitor.snapshot() if entry.monitor else None,
+        monitoring_window=(
+            {"rows": entry.monitor.rows_in_window(), "seen": entry.monitor.seen}
+            if entry.monitor and entry.monitor.seen
+            else None
+        ),
     )
     return Response(body, mimetype="text/html", headers=version_header(entry))
 

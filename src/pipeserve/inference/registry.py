@@ -25,6 +25,7 @@ from pipeserve.errors import (
     ModelNotReadyError,
     PipeserveError,
 )
+from pipeserve.inference.monitoring import InputMonitor
 from pipeserve.inference.predictor import InferencePath, Predictor
 from pipeserve.inference.schema import MAX_STRING_LENGTH, InstanceValidator
 from pipeserve.inference.store import (
@@ -63,6 +64,8 @@ class ModelEntry:
     digest: str | None = None
     # The model card's pictures by role (verified bundle files, drawn when it was built).
     figures: dict[str, bytes] = field(default_factory=dict, repr=False)
+    # This process's input monitoring of the version (None when monitoring is off).
+    monitor: InputMonitor | None = field(default=None, repr=False)
 
     @property
     def ready(self) -> bool:
@@ -122,6 +125,8 @@ class LoadOptions:
 
     max_string_length: int = MAX_STRING_LENGTH
     inference_path: InferencePath = "auto"
+    # Rows in each model's input-monitoring window; 0 turns monitoring off.
+    monitor_window: int = 1000
 
 
 def _warm_up(predictor: Predictor) -> None:
@@ -199,6 +204,7 @@ def load_entry(
             for role, file in manifest.figures.items()
             if file in bundle.extra_files
         },
+        monitor=InputMonitor(manifest, options.monitor_window) if options.monitor_window else None,
     )
 
 

@@ -109,6 +109,8 @@ class FriendlyCodec:
                 {"label": label, "probabilities": probabilities}
                 for label, probabilities in zip(prediction.labels, by_class, strict=True)
             ]
+        for row, warnings in prediction.warnings.items():  # inputs unlike the training data
+            items[row]["warnings"] = warnings
         return {
             "model": {"name": self.manifest.name, "version": self.manifest.version},
             "predictions": items,
@@ -131,6 +133,12 @@ class PredictionItem(_Doc):
     label: str = Field(description="The predicted class.")
     probabilities: dict[str, float] | None = Field(
         default=None, description="Probability of each class; omitted when not requested."
+    )
+    warnings: list[str] | None = Field(
+        default=None,
+        description="Inputs of this instance unlike the training data (a value outside the "
+        "training range, an unseen category), with PIPESERVE_OUT_OF_RANGE=flag; omitted when "
+        "there are none.",
     )
 
 

@@ -60,6 +60,12 @@ RUN /opt/pipeserve/venv/bin/pip uninstall --yes pip setuptools \
     && chmod -R g=u /opt/pipeserve/venv
 
 FROM ${BASE_IMAGE} AS runtime
+# The commit the image is built from (`--build-arg PIPESERVE_SOURCE_REVISION=$(git rev-parse HEAD)`,
+# or the BuildConfig's build argument): the server shows it in model metadata and on the model card.
+# It lives in the image, not in the bundle, so a commit that does not touch the model leaves the
+# bundle's bytes (and dvc.lock) unchanged. Declared here, in the last stage, so that a new value
+# rebuilds no earlier layer.
+ARG PIPESERVE_SOURCE_REVISION=""
 # Owned by 1001, group 0 (modes kept from the build stages, g=u). Nothing is written at run time
 # except the server's runtime directory (metrics of the workers, the drain marker) in /dev/shm or
 # /tmp, which the Deployment mounts as an emptyDir: the root filesystem can stay read-only.
@@ -72,7 +78,8 @@ ENV PATH=/opt/pipeserve/app/bin:/opt/pipeserve/venv/bin:${PATH} \
     HOME=/tmp \
     PIPESERVE_HOST=0.0.0.0 \
     PIPESERVE_PORT=8080 \
-    PIPESERVE_MODEL_DIR=/srv/models
+    PIPESERVE_MODEL_DIR=/srv/models \
+    PIPESERVE_SOURCE_REVISION=${PIPESERVE_SOURCE_REVISION}
 WORKDIR /srv
 USER 1001:0
 EXPOSE 8080

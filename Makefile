@@ -49,7 +49,12 @@ dev: models ## Flask's development server with reload
 	$(BIN)/flask --app pipeserve.api run --port $${PIPESERVE_PORT:-8080} --debug
 
 .PHONY: test
-test: $(VENV)/.dev lint typecheck pytest bandit audit deploy-check container ## everything CI runs
+test: $(VENV)/.dev browser lint typecheck pytest bandit audit deploy-check container ## everything CI runs
+
+# The model card tests drive a real headless Chromium: Debian's package, installed when missing.
+.PHONY: browser
+browser: ## install Debian's chromium for the page tests, if missing
+	command -v chromium > /dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 
 .PHONY: lint
 lint: $(VENV)/.dev ## ruff lint and format check

@@ -71,7 +71,14 @@ def build_bundle(
     train(params, split[0], workdir / "trained")
     evaluate(workdir / "trained", split[1], "species", workdir / "m.json", workdir / "c.csv")
     bundle_dir = workdir / "models" / name
-    publish(workdir / "trained", workdir / "m.json", list(split), {"train": {}}, bundle_dir)
+    publish(
+        workdir / "trained",
+        workdir / "m.json",
+        list(split),
+        {"train": {}},
+        bundle_dir,
+        confusion_path=workdir / "c.csv",
+    )
     return bundle_dir
 
 
@@ -108,7 +115,7 @@ def build_colour_bundle(directory: Path) -> Path:
     manifest = Manifest(
         name="colours",
         version="1",
-        created_at=datetime.now(UTC),
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
         estimator="logistic_regression",
         classes=[str(c) for c in pipeline.classes_],
         features=[
@@ -216,7 +223,14 @@ def credit_bundle(
         positive_class="default",
     )
     bundle_dir = workdir / "models" / "credit"
-    publish(workdir / "trained", workdir / "m.json", list(credit_split), {}, bundle_dir)
+    publish(
+        workdir / "trained",
+        workdir / "m.json",
+        list(credit_split),
+        {},
+        bundle_dir,
+        confusion_path=workdir / "c.csv",
+    )
     return bundle_dir
 
 

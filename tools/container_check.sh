@@ -139,6 +139,7 @@ log "building $IMAGE (BASE_IMAGE=$BASE)"
 build_start=$(now)
 podman build --pull=never --format docker --label "$LABEL" \
     --build-arg BASE_IMAGE="$BASE" \
+    --build-arg PIPESERVE_SOURCE_REVISION="$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
     --volume "$HOST_CA:/etc/pipserve-build-ca.crt:ro" \
     --volume "$CACHE/pip.conf:/etc/pip.conf:ro" \
     --tag "$IMAGE" . > "$CACHE/build.log" 2>&1 \

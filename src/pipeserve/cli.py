@@ -219,6 +219,12 @@ def bundle() -> None:
 @click.option("--trained", type=EXISTING_DIR, required=True, help="Output of `pipeserve train`.")
 @click.option("--metrics", "metrics_path", type=EXISTING_FILE, required=True)
 @click.option("--input", "inputs", type=EXISTING_FILE, multiple=True, help="Data it was made from.")
+@click.option(
+    "--confusion",
+    "confusion_path",
+    type=EXISTING_FILE,
+    help="The evaluate stage's actual,predicted table: drawn as the model card's confusion matrix.",
+)
 @click.option("--output", type=PATH, required=True, help="Bundle directory to serve.")
 @TRUSTED
 @_friendly_errors
@@ -230,6 +236,7 @@ def bundle_build(
     trained: Path,
     metrics_path: Path,
     inputs: tuple[Path, ...],
+    confusion_path: Path | None,
     output: Path,
     trusted_file: Path | None,
 ) -> None:
@@ -250,6 +257,7 @@ def bundle_build(
         raw_section(params_path, section),
         output,
         trust=_trust(trusted_file),
+        confusion_path=confusion_path,
     )
     size = sum(f.size for f in manifest.files.values())
     metrics = manifest.metrics or {}

@@ -97,6 +97,19 @@ class Settings(BaseSettings):
         "else scikit-learn; onnx: require it (a model without one is not ready); sklearn: "
         "always scikit-learn.",
     )
+    out_of_range: Literal["accept", "flag", "reject"] = Field(
+        default="flag",
+        description="What an input unlike the training data does (a number outside the "
+        "training range, an unseen category): accept = only counted in the metrics; flag = "
+        "also a warning per prediction in the friendly API; reject = a 422 naming the field.",
+    )
+    monitor_window: int = Field(
+        default=1000,
+        ge=0,
+        le=1_000_000,
+        description="Recent input rows per model and worker that the drift score (PSI against "
+        "the training distribution) is computed over; 0 turns input monitoring off.",
+    )
     batching: bool = Field(
         default=False,
         description="Coalesce concurrent predictions of one worker into one model call. A "
@@ -203,6 +216,14 @@ class Settings(BaseSettings):
         default=True,
         description="Serve Swagger UI at /docs and the OpenAPI document at /openapi.json.",
     )
+    source_revision: str | None = Field(
+        default=None,
+        max_length=64,
+        pattern=r"^[0-9A-Za-z._-]+$",
+        description="The source revision (git commit) the image was built from, shown in model "
+        "metadata and on the model card; the Dockerfile sets it from its build argument of the "
+        "same name. Bundles do not record it, so an unrelated commit cannot change them.",
+    )
     geocoder_url: str | None = Field(
         default=None,
         pattern=r"^https?://",
@@ -241,6 +262,14 @@ class Settings(BaseSettings):
         # A comma-separated list reads better in a ConfigMap than a JSON array.
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("source_revision", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        # An image built without the build argument has the variable set to "".
+        if isinstance(value, str) and not value.strip():
+            return None
         return value
 
 

@@ -232,7 +232,13 @@ def test_the_response_has_both_outputs_and_echoes_id_and_parameters(iris: ModelE
     assert response["model_name"] == "iris"
     assert response["model_version"] == "7"
     assert response["id"] == "abc"
-    assert response["parameters"] == {"trace": True}
+    assert response["parameters"] == {
+        "trace": True,
+        "model_version": "7",
+        "model_digest": iris.digest,
+    }
+    assert iris.digest is not None
+    assert iris.digest.startswith("sha256:")
     assert response["outputs"][0] == {
         "name": "predict",
         "shape": [2],

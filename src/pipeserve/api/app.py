@@ -19,6 +19,7 @@ from pipeserve.api.kserve_v1 import kserve_v1
 from pipeserve.api.metrics import Metrics, install_metrics, metrics_blueprint
 from pipeserve.api.models import models
 from pipeserve.api.openapi import spec_processor
+from pipeserve.api.pages import pages
 from pipeserve.api.problems import register_problem_handlers
 from pipeserve.api.security import install_security_headers
 from pipeserve.bundle.trusted import configured_trust
@@ -53,6 +54,8 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         on_prediction=metrics.record_prediction,
         batching=batching,
         concurrency=active,
+        out_of_range=settings.out_of_range,
+        on_inputs=metrics.record_inputs,
     )
 
     app = APIFlask(
@@ -94,6 +97,7 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     app.register_blueprint(models)
     app.register_blueprint(kserve_v1)
     app.register_blueprint(inference_v2)
+    app.register_blueprint(pages)
     if settings.admin_enabled:
         app.register_blueprint(admin)
     if settings.reload_interval > 0:
@@ -111,7 +115,9 @@ def load_registry(settings: Settings) -> ModelRegistry:
     repository ``model_dir``. Raises :class:`~pipeserve.errors.ConfigurationError` when the
     repository does not exist or a model version is configured twice."""
     trust = configured_trust(settings.trusted_types, settings.trusted_types_file)
-    options = LoadOptions(settings.max_string_length, settings.inference_path, trust)
+    options = LoadOptions(
+        settings.max_string_length, settings.inference_path, trust, settings.monitor_window
+    )
     if settings.model_paths:
         return ModelRegistry.from_paths(settings.model_paths, settings.ready_policy, options)
     return ModelRegistry.from_directory(settings.model_dir, settings.ready_policy, options)

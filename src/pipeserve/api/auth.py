@@ -30,7 +30,8 @@ logger = logging.getLogger(__name__)
 
 # Blueprints whose routes need a token when tokens are configured, and the V2 routes that are
 # health checks (open like /healthz).
-PROTECTED_BLUEPRINTS = frozenset({"models", "kserve_v1", "inference_v2"})
+# The model card pages show what the metadata routes show, so they are protected alike.
+PROTECTED_BLUEPRINTS = frozenset({"models", "kserve_v1", "inference_v2", "pages"})
 ADMIN_BLUEPRINTS = frozenset({"admin"})
 OPEN_ENDPOINTS = frozenset({"inference_v2.server", "inference_v2.live", "inference_v2.ready"})
 _RECHECK_SECONDS = 5.0

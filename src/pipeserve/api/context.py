@@ -19,6 +19,7 @@ from pipeserve.settings import Settings
 
 REQUEST_ID_HEADER = "X-Request-ID"
 MODEL_VERSION_HEADER = "X-Model-Version"
+MODEL_DIGEST_HEADER = "X-Model-Digest"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _EXTENSION_KEY = "pipeserve"
 
@@ -151,8 +152,12 @@ def codec(codec_type: Callable[[ModelEntry, int], C], entry: ModelEntry) -> C:
 
 
 def version_header(entry: ModelEntry) -> dict[str, str]:
-    """The header naming the model version that answered."""
-    return {MODEL_VERSION_HEADER: entry.version} if entry.version else {}
+    """The headers naming the model version that answered and the digest of its bundle (the
+    sha256 of its bundle.json, as in the model's metadata and on its card)."""
+    headers = {MODEL_VERSION_HEADER: entry.version} if entry.version else {}
+    if entry.digest:
+        headers[MODEL_DIGEST_HEADER] = entry.digest
+    return headers
 
 
 def body_response(body: bytes, headers: dict[str, str] | None = None) -> Response:

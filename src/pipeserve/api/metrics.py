@@ -30,6 +30,7 @@ from prometheus_client import (
 from prometheus_client.exposition import choose_encoder
 
 from pipeserve.errors import ModelNotFoundError
+from pipeserve.inference.monitoring import InputReport
 from pipeserve.inference.predictor import Prediction
 from pipeserve.inference.registry import ModelEntry, ModelRegistry
 
@@ -37,6 +38,9 @@ MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _EXTENSION_KEY = "pipeserve_metrics"
 # From a fast single-row prediction (a few hundred microseconds) to a slow batch.
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+
+# Seconds between refreshes of a model's drift gauges.
+_DRIFT_INTERVAL = 1.0
 
 _TEXT_RESPONSE: dict[int | str, dict[str, str | dict[str, dict[str, Any]]]] = {
     200: {
@@ -87,13 +91,54 @@ class Metrics:
             registry=self.registry,
             multiprocess_mode="mostrecent",
         )
+        self.out_of_range = Counter(
+            "pipeserve_input_out_of_range",
+            "Input values unlike the training data, by model, version, feature and kind "
+            "(outside_range: a number outside the training range; unseen: a category not seen "
+            "in training).",
+            ["model", "version", "feature", "kind"],
+            registry=self.registry,
+        )
+        self.drift = Gauge(
+            "pipeserve_input_drift_psi",
+            "Population stability index of each feature's recent inputs (the last "
+            "PIPESERVE_MONITOR_WINDOW rows of a worker) against its training distribution; the "
+            "largest over workers. Above 0.25: a large shift.",
+            ["model", "version", "feature"],
+            registry=self.registry,
+            multiprocess_mode="livemax",
+        )
         self._published: set[tuple[str, str, str, str]] = set()
+        self._drift_due: dict[int, float] = {}
 
     def record_prediction(self, entry: ModelEntry, prediction: Prediction) -> None:
         """Count predicted rows by class (called by the data plane after each prediction)."""
         version = entry.version or ""
         for label, count in Tally(prediction.labels).items():
             self.predictions.labels(entry.name, version, label).inc(count)
+
+    def record_inputs(self, entry: ModelEntry, report: InputReport) -> None:
+        """Count a request's unusual inputs, and refresh the drift gauges of its model at most
+        once a second (computing the PSI is cheap, but not free on every request)."""
+        version = entry.version or ""
+        for feature, count in report.out_of_range.items():
+            self.out_of_range.labels(entry.name, version, feature, "outside_range").inc(count)
+        for feature, count in report.unseen.items():
+            self.out_of_range.labels(entry.name, version, feature, "unseen").inc(count)
+        monitor = entry.monitor
+        now = time.monotonic()
+        if monitor is None or self._drift_due.get(id(monitor), 0.0) > now:
+            return
+        self._drift_due[id(monitor)] = now + _DRIFT_INTERVAL
+        self.publish_drift(entry)
+
+    def publish_drift(self, entry: ModelEntry) -> None:
+        """Set the drift gauges of ``entry`` from its monitor's current window."""
+        if entry.monitor is None:
+            return
+        for feature, snapshot in entry.monitor.snapshot().items():
+            if snapshot.psi is not None:
+                self.drift.labels(entry.name, entry.version or "", feature).set(snapshot.psi)
 
     def describe_models(self, registry: ModelRegistry) -> None:
         """Publish which model versions are configured and ready (and that the ones a reload
@@ -181,5 +226,7 @@ def _is_configured(registry: ModelRegistry, name: str) -> bool:
 def metrics_endpoint() -> Response:
     metrics, registry = current_app.extensions[_EXTENSION_KEY]
     metrics.describe_models(registry)
+    for entry in registry:  # the scraped worker's windows as they are now
+        metrics.publish_drift(entry)
     body, content_type = metrics.exposition(request.headers.get("Accept", ""))
     return Response(body, headers={"Content-Type": content_type})

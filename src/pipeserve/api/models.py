@@ -16,6 +16,7 @@ from pipeserve.api.context import (
     dataplane,
     json_body,
     json_response,
+    settings,
     version_header,
 )
 from pipeserve.errors import InvalidInputError
@@ -41,8 +42,8 @@ def list_models() -> Response:
 
 _MODEL_DOC = (
     "Metadata from the model's bundle: version, classes, inputs with the ranges seen in "
-    "training, an example instance, test metrics and lineage (git revision, DVC hashes), and "
-    "every version of the model."
+    "training, an example instance, test metrics, lineage (DVC hashes of the data, params), the "
+    "bundle digest, and every version of the model."
 )
 _PREDICT_DOC = (
     "Score raw instances with the model's whole pipeline (feature engineering included). The "
@@ -85,7 +86,8 @@ def _describe(name: str, version: str | None) -> Response:
     plane = dataplane()
     entry = plane.model(name, version)
     headers = version_header(entry) if entry.ready else None
-    return json_response(describe(plane.served_model(name), entry), headers=headers)
+    document = describe(plane.served_model(name), entry, settings().source_revision)
+    return json_response(document, headers=headers)
 
 
 @models.post("/models/<name>/predict")

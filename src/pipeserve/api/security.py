@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Flask, Response, request
 from werkzeug.datastructures import Headers
 
+from pipeserve.api.pages import is_page_path
 from pipeserve.settings import Settings
 
 _API_POLICY = "default-src 'none'; frame-ancestors 'none'"
@@ -18,6 +19,12 @@ _DOCS_POLICY = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; frame-ancestors 'none'"
 )
+# The model card pages (pipeserve.api.pages): their own stylesheet and pictures, nothing else;
+# no script at all, inline or not.
+_PAGES_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
+)
 _COMMON = (
     ("X-Content-Type-Options", "nosniff"),
     ("X-Frame-Options", "DENY"),
@@ -25,9 +32,10 @@ _COMMON = (
 )
 _API_HEADERS = (*_COMMON, ("Content-Security-Policy", _API_POLICY))
 _DOCS_HEADERS = (*_COMMON, ("Content-Security-Policy", _DOCS_POLICY))
+_PAGES_HEADERS = (*_COMMON, ("Content-Security-Policy", _PAGES_POLICY))
 _CORS_METHODS = "GET, POST, OPTIONS"
 _CORS_HEADERS = "Authorization, Content-Type, X-Request-ID, Inference-Header-Content-Length"
-_CORS_EXPOSED = "X-Request-ID, X-Model-Version"
+_CORS_EXPOSED = "X-Request-ID, X-Model-Version, X-Model-Digest"
 
 
 def install_security_headers(app: Flask, settings: Settings) -> None:
@@ -35,12 +43,15 @@ def install_security_headers(app: Flask, settings: Settings) -> None:
     origins = frozenset(settings.cors_origins)
     api_headers = (*_API_HEADERS, ("Cache-Control", "no-store"))
     docs_headers = (*_DOCS_HEADERS, ("Cache-Control", "no-store"))
+    pages_headers = (*_PAGES_HEADERS, ("Cache-Control", "no-store"))
 
     def secure(response: Response) -> Response:
         headers = response.headers
         path = request.path
         if path.startswith("/docs") and (len(path) == 5 or path[5] == "/"):
             chosen = _DOCS_HEADERS if path.startswith("/docs/assets") else docs_headers
+        elif is_page_path(path):
+            chosen = pages_headers
         else:
             chosen = api_headers
         # add(), not setdefault(): no view sets these, and add() does not scan the headers.

@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from pipeserve.bundle.archive import canonical_skops
 from pipeserve.bundle.manifest import MANIFEST_FILE, PIPELINE_FILE, FileDigest, Manifest
 from pipeserve.bundle.trusted import Trust
 from pipeserve.bundle.versions import library_versions
@@ -48,6 +49,8 @@ class LoadedBundle:
     extra_files: dict[str, bytes] = field(default_factory=dict)
     pipeline_bytes: bytes = field(default=b"", repr=False)
     trust: Trust = field(default_factory=Trust, repr=False)
+    # sha256 of bundle.json, which pins every other file: one value names the exact bundle.
+    digest: str = ""
 
     def load_pipeline(self) -> Any:
         """The scikit-learn pipeline, read now if :func:`load_bundle` left it unread."""
@@ -78,7 +81,9 @@ def write_bundle(
     directory.parent.mkdir(parents=True, exist_ok=True)
     import skops.io  # noqa: PLC0415  # see _deserialise
 
-    files = {PIPELINE_FILE: skops.io.dumps(pipeline), **(extra_files or {})}
+    # Canonical bytes: the same pipeline gives the same file (see pipeserve.bundle.archive).
+    pipeline_file = canonical_skops(skops.io.dumps(pipeline))
+    files = {PIPELINE_FILE: pipeline_file, **(extra_files or {})}
     digests = {
         name: FileDigest(sha256=sha256_hex(data), size=len(data)) for name, data in files.items()
     }
@@ -119,7 +124,17 @@ def read_manifest(directory: Path) -> Manifest:
 
     Raises :class:`BundleError` when the file is missing or not a valid manifest.
     """
-    path = Path(directory) / MANIFEST_FILE
+    return _read_manifest(Path(directory))[0]
+
+
+def bundle_digest(manifest_file: bytes) -> str:
+    """The digest that pins a bundle: ``sha256:`` and the hex sha256 of its ``bundle.json``
+    (which holds the sha256 of every other file)."""
+    return f"sha256:{sha256_hex(manifest_file)}"
+
+
+def _read_manifest(directory: Path) -> tuple[Manifest, str]:
+    path = directory / MANIFEST_FILE
     try:
         raw = path.read_bytes()
     except FileNotFoundError as error:
@@ -128,7 +143,7 @@ def read_manifest(directory: Path) -> Manifest:
             path=str(path),
         ) from error
     try:
-        return Manifest.model_validate_json(raw)
+        return Manifest.model_validate_json(raw), bundle_digest(raw)
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in error.errors()
@@ -194,14 +209,14 @@ def load_bundle(
     """
     directory = Path(directory)
     trust = trust or Trust()
-    manifest = read_manifest(directory)
+    manifest, digest = _read_manifest(directory)
     contents = _read_verified(directory, manifest)
     payload = contents.pop(PIPELINE_FILE)
     pipeline = _deserialise(directory, payload, trust) if with_pipeline else None
     drift = version_drift(manifest.library_versions, library_versions())
     for message in drift:
         logger.warning("bundle %s: %s", manifest.name, message)
-    return LoadedBundle(directory, manifest, pipeline, drift, contents, payload, trust)
+    return LoadedBundle(directory, manifest, pipeline, drift, contents, payload, trust, digest)
 
 
 def untrusted_types(payload: bytes, source: str) -> list[str]:

@@ -39,6 +39,24 @@ class FeatureSpec(_Frozen):
     description: str | None = None
 
 
+class FeatureStatistics(_Frozen):
+    """How one input was distributed in training: what live inputs are compared with
+    (:mod:`pipeserve.inference.monitoring`).
+
+    Numbers: ``edges`` are the inner edges of quantile bins (k - 1 edges for k bins) and
+    ``fractions`` the share of training values in each bin. Text: ``categories`` holds each
+    value's share; free text (an address, mostly distinct values) records none and is not
+    monitored by category.
+    """
+
+    name: str
+    count: int = Field(ge=0, description="Training rows.")
+    missing: float = Field(default=0.0, ge=0, le=1, description="Share of missing values.")
+    edges: list[float] = Field(default_factory=list)
+    fractions: list[float] = Field(default_factory=list)
+    categories: dict[str, float] = Field(default_factory=dict)
+
+
 class FileDigest(_Frozen):
     """Size and sha256 of one file of the bundle."""
 
@@ -54,10 +72,16 @@ class InputDigest(_Frozen):
 
 
 class Lineage(_Frozen):
-    """Where the pipeline came from, so a served prediction can be traced to data and code."""
+    """Where the pipeline came from, so a served prediction can be traced to data and code.
 
-    git_revision: str | None = None
-    git_dirty: bool | None = None
+    Only what the bundle is built from: the data (as DVC hashes it) and the params; the code is
+    ``library_versions``. No git revision: a bundle must not change with an unrelated commit
+    (the image build records the revision, see ``Settings.source_revision``).
+    """
+
+    # Bundles written before that rule carry git_revision and git_dirty: read, and dropped.
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
     inputs: list[InputDigest] = Field(default_factory=list)
     params: dict[str, Any] = Field(default_factory=dict)
 
@@ -89,7 +113,11 @@ class Manifest(_Frozen):
     format_version: Literal[1] = FORMAT_VERSION
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$")
     version: str = Field(min_length=1, max_length=64)
-    created_at: datetime
+    created_at: datetime | None = Field(
+        default=None,
+        description="SOURCE_DATE_EPOCH when the bundle was built with it set; else absent, so "
+        "that the same inputs, params and code give the same bytes.",
+    )
     task: Task = "classification"
     estimator: str
     classes: list[str] = Field(
@@ -102,6 +130,14 @@ class Manifest(_Frozen):
     lineage: Lineage = Field(default_factory=Lineage)
     library_versions: dict[str, str]
     files: dict[str, FileDigest] = Field(default_factory=dict)
+    statistics: list[FeatureStatistics] = Field(
+        default_factory=list, description="Per-feature training distributions (monitoring)."
+    )
+    figures: dict[str, str] = Field(
+        default_factory=dict,
+        description="Pictures for the model card by role (confusion, pipeline): file names "
+        "in ``files``, drawn when the bundle was built.",
+    )
     fast_path: FastPath | None = Field(
         default=None, description="The compiled form, if the bundle step made one."
     )

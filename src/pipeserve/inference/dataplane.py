@@ -10,16 +10,19 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from numpy.typing import NDArray
 
-from pipeserve.errors import ModelNotReadyError
+from pipeserve.errors import InvalidInputError, ModelNotReadyError
 from pipeserve.inference.batching import Batcher, BatchingOptions
+from pipeserve.inference.monitoring import InputReport, OutOfRangePolicy
 from pipeserve.inference.predictor import Prediction, Predictor
 from pipeserve.inference.registry import ModelEntry, ModelRegistry, ReloadReport, ServedModel
 
 PredictionObserver = Callable[[ModelEntry, Prediction], None]
+InputObserver = Callable[[ModelEntry, InputReport], None]
 
 
 class DataPlane:
@@ -29,15 +32,23 @@ class DataPlane:
         self,
         registry: ModelRegistry,
         on_prediction: PredictionObserver | None = None,
+        *,
         batching: BatchingOptions | None = None,
         concurrency: Callable[[], int] = lambda: 1,
+        out_of_range: OutOfRangePolicy = "flag",
+        on_inputs: InputObserver | None = None,
     ) -> None:
         """``on_prediction`` is told of every prediction (for metrics), after it is made.
         With ``batching``, concurrent predictions for the same model version are coalesced
         (:mod:`pipeserve.inference.batching`); ``concurrency`` says how many requests the
-        process is handling, so that a lone request never waits."""
+        process is handling, so that a lone request never waits. Every request's inputs are
+        compared with the training data first (:mod:`pipeserve.inference.monitoring`) and
+        ``on_inputs`` told what was found; ``out_of_range`` says what a finding does: nothing
+        (``accept``), a warning per prediction (``flag``) or a rejected request (``reject``)."""
         self.registry = registry
         self._on_prediction = on_prediction
+        self._on_inputs = on_inputs
+        self._out_of_range = out_of_range
         self._batching = batching
         self._concurrency = concurrency
         self._batchers: weakref.WeakKeyDictionary[ModelEntry, Batcher] = weakref.WeakKeyDictionary()
@@ -80,7 +91,7 @@ class DataPlane:
         """Predict for validated rows with the model of ``entry`` (from :meth:`inference_model`,
         so a request uses one model version from start to end, even across a reload)."""
         predictor = _predictor(entry)
-        if self._batching is not None:
+        if self._batching is not None or entry.monitor is not None:
             columns = {name: [row[name] for row in rows] for name in predictor.feature_names}
             return self.predict_columns(entry, columns, probabilities=probabilities)
         prediction = predictor.predict_rows(rows, probabilities=probabilities)
@@ -93,15 +104,39 @@ class DataPlane:
         *,
         probabilities: bool,
     ) -> Prediction:
-        """Predict for validated columns, one per feature of ``entry``'s model."""
+        """Predict for validated columns, one per feature of ``entry``'s model.
+
+        Raises :class:`InvalidInputError` naming each field unlike the training data when the
+        policy is ``reject``."""
         predictor = _predictor(entry)
+        report = self._monitored(entry, columns)
         if self._batching is not None:
             rows = len(next(iter(columns.values()))) if columns else 0
             batcher = self._batcher(entry, predictor, self._batching)
             prediction = batcher.predict(columns, rows, probabilities=probabilities)
         else:
             prediction = predictor.predict_columns(columns, probabilities=probabilities)
+        if report is not None and report.findings and self._out_of_range == "flag":
+            prediction = replace(prediction, warnings=report.by_row())
         return self._observed(entry, prediction)
+
+    def _monitored(
+        self, entry: ModelEntry, columns: Mapping[str, Sequence[Any] | NDArray[Any]]
+    ) -> InputReport | None:
+        if entry.monitor is None:
+            return None
+        report = entry.monitor.observe(columns)
+        if self._on_inputs is not None:
+            self._on_inputs(entry, report)
+        if report.findings and self._out_of_range == "reject":
+            # No wire field here: the protocol places each finding (place_model_error).
+            errors = [
+                {"row": finding.row, "feature": finding.feature, "message": finding.detail}
+                for finding in report.findings
+            ]
+            first = report.findings[0]
+            raise InvalidInputError(f"{first.feature} {first.detail}", errors=errors)
+        return report
 
     def _batcher(
         self, entry: ModelEntry, predictor: Predictor, options: BatchingOptions

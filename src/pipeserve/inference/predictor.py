@@ -7,7 +7,7 @@ no protocol's field names.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal
@@ -38,6 +38,9 @@ class Prediction:
     labels: list[str]
     probabilities: NDArray[np.float64] | None
     values: NDArray[np.float64] | None = None
+    # Per row index, what input monitoring flagged (PIPESERVE_OUT_OF_RANGE=flag); see
+    # pipeserve.inference.monitoring.
+    warnings: dict[int, list[str]] = field(default_factory=dict)
 
 
 class Predictor:

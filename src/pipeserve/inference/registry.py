@@ -26,6 +26,7 @@ from pipeserve.errors import (
     ModelNotReadyError,
     PipeserveError,
 )
+from pipeserve.inference.monitoring import InputMonitor
 from pipeserve.inference.predictor import InferencePath, Predictor
 from pipeserve.inference.schema import MAX_STRING_LENGTH, InstanceValidator
 from pipeserve.inference.store import (
@@ -60,6 +61,12 @@ class ModelEntry:
     version_warnings: tuple[str, ...] = ()
     reload_error: str | None = None
     fingerprint: bytes | None = field(default=None, repr=False)
+    # sha256 of the loaded bundle.json (pipeserve.bundle.io.bundle_digest): pins the bundle.
+    digest: str | None = None
+    # The model card's pictures by role (verified bundle files, drawn when it was built).
+    figures: dict[str, bytes] = field(default_factory=dict, repr=False)
+    # This process's input monitoring of the version (None when monitoring is off).
+    monitor: InputMonitor | None = field(default=None, repr=False)
 
     @property
     def ready(self) -> bool:
@@ -121,6 +128,8 @@ class LoadOptions:
     inference_path: InferencePath = "auto"
     # The types a bundle may hold: the server's own reviewed list, never the bundle's.
     trust: Trust = field(default_factory=Trust)
+    # Rows in each model's input-monitoring window; 0 turns monitoring off.
+    monitor_window: int = 1000
 
 
 def _warm_up(predictor: Predictor) -> None:
@@ -192,6 +201,13 @@ def load_entry(
         validator=InstanceValidator(manifest, options.max_string_length),
         version_warnings=tuple(bundle.version_warnings),
         fingerprint=fingerprint,
+        digest=bundle.digest,
+        figures={
+            role: bundle.extra_files[file]
+            for role, file in manifest.figures.items()
+            if file in bundle.extra_files
+        },
+        monitor=InputMonitor(manifest, options.monitor_window) if options.monitor_window else None,
     )
 
 

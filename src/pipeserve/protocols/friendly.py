@@ -108,6 +108,8 @@ class FriendlyCodec:
                 {"label": label, "probabilities": probabilities}
                 for label, probabilities in zip(prediction.labels, by_class, strict=True)
             ]
+        for row, warnings in prediction.warnings.items():  # inputs unlike the training data
+            items[row]["warnings"] = warnings
         return b'{"model":%b,"predictions":%b}' % (self._model_ref, orjson.dumps(items))
 
 
@@ -156,6 +158,12 @@ class PredictionItem(_Doc):
     probabilities: dict[str, float] | None = Field(
         default=None, description="Probability of each class; omitted when not requested."
     )
+    warnings: list[str] | None = Field(
+        default=None,
+        description="Inputs of this instance unlike the training data (a value outside the "
+        "training range, an unseen category), with PIPESERVE_OUT_OF_RANGE=flag; omitted when "
+        "there are none.",
+    )
 
 
 class PredictResponse(_Doc):
@@ -195,7 +203,17 @@ class ModelMetadata(ModelSummary):
     inputs: list[FeatureSpec] = Field(default_factory=list)
     example: dict[str, Any] | None = None
     metrics: dict[str, Any] | None = None
+    digest: str | None = Field(
+        default=None,
+        description="sha256 of the bundle's bundle.json, which pins every file of the bundle; "
+        "every prediction answers with it in X-Model-Digest.",
+    )
     lineage: Lineage | None = None
+    source_revision: str | None = Field(
+        default=None,
+        description="The source revision the server's image was built from "
+        "(PIPESERVE_SOURCE_REVISION); bundles record none, so a commit cannot change them.",
+    )
     created_at: str | None = None
     library_versions: dict[str, str] = Field(default_factory=dict)
     warnings: list[str] = Field(
@@ -235,7 +253,9 @@ def summarize(model: ServedModel) -> dict[str, Any]:
     }
 
 
-def describe(model: ServedModel, entry: ModelEntry) -> dict[str, Any]:
+def describe(
+    model: ServedModel, entry: ModelEntry, source_revision: str | None = None
+) -> dict[str, Any]:
     """``GET /api/v1/models/<name>[/versions/<version>]``: what the manifest of ``entry`` (one
     of ``model``'s versions) says about it, and the model's versions."""
     document = summarize(model)
@@ -249,8 +269,10 @@ def describe(model: ServedModel, entry: ModelEntry) -> dict[str, Any]:
         inputs=[feature.model_dump(mode="json") for feature in manifest.features],
         example=manifest.example,
         metrics=manifest.metrics,
+        digest=entry.digest,
         lineage=manifest.lineage.model_dump(mode="json"),
-        created_at=manifest.created_at.isoformat(),
+        source_revision=source_revision,
+        created_at=manifest.created_at.isoformat() if manifest.created_at else None,
         library_versions=manifest.library_versions,
         warnings=list(entry.version_warnings),
         fast_path=manifest.fast_path.model_dump(mode="json") if manifest.fast_path else None,

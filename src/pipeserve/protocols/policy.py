@@ -77,10 +77,13 @@ def rounded(probabilities: NDArray[np.float64]) -> list[list[float]]:
 
 def place_model_error(error: InvalidInputError, field: str) -> None:
     """Give the inference core's errors (which know no wire field) the protocol's ``field`` for
-    the rows as a whole (``instances``, ``inputs``)."""
+    the rows as a whole (``instances``, ``inputs``), or for one value of one row."""
     errors = error.details.get("errors", [])
     unplaced = [item for item in errors if "field" not in item]
     for item in unplaced:
-        item["field"] = field
+        if "feature" in item:  # one row's value: instances[3].sepal_length
+            item["field"] = f"{field}[{item.pop('row')}].{item.pop('feature')}"
+        else:
+            item["field"] = field
     if unplaced:
         error.message = summarize_errors(errors)

@@ -257,6 +257,10 @@ class V2Codec:
             raise ValueError(f"model {entry.label!r} is not ready; it has no input schema")
         self.name = entry.name
         self.version = entry.version
+        # Lineage in every response's parameters, as the X-Model-* headers carry it.
+        self.lineage: Parameters = {"model_version": entry.version or ""}
+        if entry.digest:
+            self.lineage["model_digest"] = entry.digest
         self.manifest: Manifest = entry.manifest
         self.validator: ColumnValidator = entry.validator.columns
         self.features = {feature.name: feature.dtype for feature in entry.manifest.features}
@@ -474,8 +478,7 @@ class V2Codec:
         response: dict[str, Any] = {"model_name": self.name, "model_version": self.version}
         if request.id is not None:
             response["id"] = request.id
-        if request.parameters is not None:
-            response["parameters"] = request.parameters
+        response["parameters"] = {**(request.parameters or {}), **self.lineage}
         response["outputs"] = outputs
         return orjson.dumps(response, option=orjson.OPT_SERIALIZE_NUMPY)
 

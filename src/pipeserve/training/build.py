@@ -9,6 +9,7 @@ trusted list, and a compiled fast path is kept only when it reproduces the pipel
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from pipeserve.errors import TrainingError, UntrustedTypeError
 from pipeserve.project.builder import estimator_name, task_of
 from pipeserve.training.compile import ONNX_FILE, compile_pipeline
 from pipeserve.training.data import describe_features, example_row, typed_features
+from pipeserve.training.statistics import describe_distributions
 
 
 def describe_pipeline(
@@ -36,14 +38,30 @@ def describe_pipeline(
     return Manifest(
         name=name,
         version=version,
-        created_at=datetime.now(UTC),
+        created_at=build_time(),
         task=task,
         estimator=estimator_name(pipeline),
         classes=classes,
         features=describe_features(features, closed_category_columns(pipeline)),
         example=example_row(features),
+        statistics=describe_distributions(features),
         library_versions=library_versions(),
     )
+
+
+def build_time() -> datetime | None:
+    """The build time reproducible builds agree on: ``SOURCE_DATE_EPOCH`` (seconds) if set,
+    else none at all; the wall clock would make every rebuild differ in bytes.
+
+    Raises :class:`~pipeserve.errors.TrainingError` for a value that is not a number.
+    """
+    # The reproducible-builds.org convention, read by the build step, not the server.
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not epoch:
+        return None
+    if not epoch.isdigit():
+        raise TrainingError(f"SOURCE_DATE_EPOCH must be seconds since 1970, got {epoch!r}")
+    return datetime.fromtimestamp(int(epoch), UTC)
 
 
 def closed_category_columns(estimator: Any) -> frozenset[str]:

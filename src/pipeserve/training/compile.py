@@ -100,6 +100,9 @@ def _convert(tail: Pipeline, width: int, dtype_name: str) -> bytes:
             initial_types=[("input", tensor([None, width]))],
             options={"zipmap": False},
             target_opset=_OPSETS,
+            # A fixed graph name: skl2onnx's default is a random uuid, which would make every
+            # rebuild of the same pipeline differ in bytes.
+            name="pipeserve",
         )
     return bytes(model.SerializeToString())
 

@@ -7,10 +7,7 @@ writes the fitted pipeline, ``evaluate`` the metrics, and ``bundle`` combines bo
 
 from __future__ import annotations
 
-import shutil
-
-# Runs git with fixed arguments and no shell, to record the code revision.
-import subprocess  # nosec B404
+import csv
 from pathlib import Path
 from typing import Any
 
@@ -23,29 +20,9 @@ from pipeserve.bundle.trusted import Trust
 from pipeserve.errors import TrainingError
 from pipeserve.training.compile import ONNX_FILE, compile_pipeline
 from pipeserve.training.data import file_md5
+from pipeserve.training.figures import CONFUSION_FILE, PIPELINE_FILE, confusion_svg, pipeline_svg
 
 _PANDAS_DTYPES: dict[str, Any] = {"float64": "float64", "int64": "int64", "string": object}
-
-
-def git_revision(cwd: Path) -> tuple[str | None, bool | None]:
-    """The checked-out commit and whether tracked files differ from it; ``(None, None)`` outside
-    a git work tree or without git."""
-    git = shutil.which("git")
-    if git is None:
-        return None, None
-    head = subprocess.run(  # noqa: S603  # nosec B603
-        [git, "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=False
-    )
-    if head.returncode != 0:
-        return None, None
-    status = subprocess.run(  # noqa: S603  # nosec B603
-        [git, "status", "--porcelain", "--untracked-files=no"],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return head.stdout.strip(), bool(status.stdout.strip())
 
 
 def publish(
@@ -56,8 +33,11 @@ def publish(
     output_dir: Path,
     *,
     trust: Trust | None = None,
+    confusion_path: Path | None = None,
 ) -> Manifest:
-    """Verify the trained bundle, attach metrics and lineage, and write the served bundle.
+    """Verify the trained bundle, attach metrics, lineage and the model card's pictures (the
+    pipeline's steps; the confusion matrix from ``confusion_path``, the evaluate stage's
+    ``actual,predicted`` table), and write the served bundle.
 
     Raises :class:`TrainingError` when the metrics file is missing or not a JSON object,
     :class:`~pipeserve.errors.UntrustedTypeError` when the pipeline holds a type outside
@@ -73,23 +53,40 @@ def publish(
         raise TrainingError(f"{metrics_path} is not valid JSON") from error
     if not isinstance(metrics, dict):
         raise TrainingError(f"{metrics_path} must hold a JSON object of metrics")
-    revision, dirty = git_revision(Path.cwd())
     lineage = Lineage(
-        git_revision=revision,
-        git_dirty=dirty,
         inputs=[InputDigest(path=Path(p).as_posix(), md5=file_md5(p)) for p in inputs],
         params=params,
     )
     manifest = bundle.manifest.model_copy(update={"metrics": metrics, "lineage": lineage})
-    extra: dict[str, bytes] | None = None
+    extra: dict[str, bytes] = {}
     if inputs:
         compiled = compile_pipeline(bundle.pipeline, _input_rows(inputs, manifest))
         manifest = manifest.model_copy(update={"fast_path": compiled.report})
-        extra = {ONNX_FILE: compiled.onnx} if compiled.onnx is not None else None
+        if compiled.onnx is not None:
+            extra[ONNX_FILE] = compiled.onnx
     else:
         reason = "no --input data to check a compiled form against"
         manifest = manifest.model_copy(update={"fast_path": FastPath(reason=reason)})
+    figures = {"pipeline": PIPELINE_FILE}
+    extra[PIPELINE_FILE] = pipeline_svg(bundle.pipeline, manifest.feature_names)
+    if confusion_path is not None and manifest.task == "classification":
+        actual, predicted = _confusion_table(confusion_path)
+        extra[CONFUSION_FILE] = confusion_svg(actual, predicted, manifest.classes)
+        figures["confusion"] = CONFUSION_FILE
+    manifest = manifest.model_copy(update={"figures": figures})
     return write_bundle(output_dir, bundle.pipeline, manifest, extra)
+
+
+def _confusion_table(path: Path) -> tuple[list[str], list[str]]:
+    """The ``actual`` and ``predicted`` columns that the evaluate stage wrote."""
+    try:
+        with Path(path).open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except FileNotFoundError as error:
+        raise TrainingError(f"{path} does not exist (run the evaluate stage)") from error
+    if not rows or not {"actual", "predicted"} <= set(rows[0]):
+        raise TrainingError(f"{path} must be a table with columns actual,predicted")
+    return [row["actual"] for row in rows], [row["predicted"] for row in rows]
 
 
 def _input_rows(inputs: list[Path], manifest: Manifest) -> pd.DataFrame:

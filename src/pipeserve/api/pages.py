@@ -1,0 +1,166 @@
+"""Pages for people: ``/`` lists the served models, ``/models/<name>`` is a model's card.
+
+A card shows what the bundle says about the model (version, digest, what it was built from, the
+pipeline's steps, test metrics, the confusion matrix, the inputs with their training ranges), an
+example request for each protocol, and the live input monitoring of this process. Everything is
+rendered on the server from the bundle: the pictures were drawn when the bundle was built, so a
+worker on the compiled path needs neither scikit-learn nor a plotting library. The pages load
+nothing but their own stylesheet and pictures, and run no script (see ``security``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from apiflask import APIBlueprint
+from flask import Response, render_template, request
+
+from pipeserve.api.context import dataplane, settings, version_header
+from pipeserve.errors import ModelNotFoundError
+from pipeserve.inference.registry import ModelEntry
+
+pages = APIBlueprint(
+    "pages",
+    __name__,
+    tag="Pages",
+    template_folder="templates",
+    static_folder="static/pages",
+    static_url_path="/static/pages",
+)
+
+# Where the pages live, for the security headers (the only place that lists them).
+PAGE_PREFIXES = ("/models/", "/static/pages/")
+_SVG = "image/svg+xml"
+
+
+def _media(media_type: str, description: str) -> dict[int | str, Any]:
+    return {
+        200: {"description": description, "content": {media_type: {"schema": {"type": "string"}}}}
+    }
+
+
+def is_page_path(path: str) -> bool:
+    """Whether ``path`` is one of these pages (they get the pages' security policy)."""
+    return path == "/" or path.startswith(PAGE_PREFIXES)
+
+
+@pages.get("/")
+@pages.doc(
+    summary="The served models (HTML)",
+    description="For people: each model's name, version, readiness and links.",
+    responses=_media("text/html", "An HTML page."),
+)
+def index() -> str:
+    models = [
+        {
+            "name": model.name,
+            "version": model.default.version,
+            "ready": model.ready,
+            "error": model.default.error,
+            "versions": [entry.version for entry in model.versions if entry.version],
+        }
+        for model in dataplane().models()
+    ]
+    return render_template("pages/index.html", models=models, docs=settings().docs_enabled)
+
+
+@pages.get("/models/<name>")
+@pages.doc(
+    summary="A model's card (HTML)",
+    description="Version and bundle digest, what the model was built from, its pipeline, test "
+    "metrics and confusion matrix, its inputs with their training ranges and live monitoring, "
+    "and an example request for each protocol.",
+    responses={**_media("text/html", "An HTML page."), 404: "No model of that name."},
+)
+def card(name: str) -> Response:
+    plane = dataplane()
+    model = plane.served_model(name)
+    entry = model.default
+    body = render_template(
+        "pages/card.html",
+        model=model,
+        entry=entry,
+        card=_card(entry) if entry.manifest is not None else None,
+        source_revision=settings().source_revision,
+        monitoring=entry.monitor.snapshot() if entry.monitor else None,
+        monitoring_window=(
+            {"rows": entry.monitor.rows_in_window(), "seen": entry.monitor.seen}
+            if entry.monitor and entry.monitor.seen
+            else None
+        ),
+    )
+    return Response(body, mimetype="text/html", headers=version_header(entry))
+
+
+@pages.get("/models/<name>/figures/<role>.svg")
+@pages.doc(
+    summary="A picture of a model's card",
+    description="Drawn when the bundle was built and pinned by its sha256 in bundle.json: "
+    "`confusion` (the confusion matrix on the test split) or `pipeline` (its steps).",
+    responses={**_media(_SVG, "An SVG picture."), 404: "No such model or picture."},
+)
+def figure(name: str, role: str) -> Response:
+    entry = dataplane().model(name)
+    picture = entry.figures.get(role)
+    if picture is None:
+        raise ModelNotFoundError(
+            f"model {name!r} has no {role!r} picture (known: {', '.join(entry.figures) or 'none'})",
+            model=name,
+        )
+    return Response(picture, mimetype=_SVG, headers=version_header(entry))
+
+
+def _card(entry: ModelEntry) -> dict[str, Any]:
+    manifest = entry.manifest
+    assert manifest is not None  # noqa: S101  # the caller checked; narrows the type
+    metrics = manifest.metrics or {}
+    scalars = {key: value for key, value in metrics.items() if isinstance(value, int | float)}
+    statistics = {stats.name: stats for stats in manifest.statistics}
+    return {
+        "manifest": manifest,
+        "metrics": scalars,
+        "per_class": metrics.get("per_class") or {},
+        "features": [
+            {"spec": feature, "statistics": statistics.get(feature.name)}
+            for feature in manifest.features
+        ],
+        "params": json.dumps(manifest.lineage.params, indent=2, sort_keys=True),
+        "examples": _examples(entry),
+        "figures": sorted(entry.figures),
+    }
+
+
+def _examples(entry: ModelEntry) -> list[dict[str, str]]:
+    """A working request for each protocol, from the bundle's example row."""
+    manifest = entry.manifest
+    assert manifest is not None  # noqa: S101
+    base = request.host_url.rstrip("/")
+    row = {feature.name: manifest.example[feature.name] for feature in manifest.features}
+    v2_inputs = [
+        {
+            "name": feature.name,
+            "datatype": "BYTES" if feature.dtype == "string" else "FP64",
+            "shape": [1],
+            "data": [row[feature.name]],
+        }
+        for feature in manifest.features
+    ]
+    documents = [
+        ("pipeserve", f"{base}/api/v1/models/{entry.name}/predict", {"instances": [row]}),
+        ("KServe V1", f"{base}/v1/models/{entry.name}:predict", {"instances": [row]}),
+        (
+            "Open Inference Protocol V2",
+            f"{base}/v2/models/{entry.name}/infer",
+            {"inputs": v2_inputs},
+        ),
+    ]
+    return [
+        {
+            "protocol": protocol,
+            "command": f"curl -s {url} -H 'Content-Type: application/json' \\\n  -d '"
+            + json.dumps(document).replace("'", "'\\''")
+            + "'",
+        }
+        for protocol, url, document in documents
+    ]

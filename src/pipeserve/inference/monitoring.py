@@ -1,0 +1,310 @@
+"""Live input monitoring against the training data: values outside the training range, unseen
+categories, and drift (population stability index) over a sliding window of recent inputs.
+
+No HTTP and no Prometheus here: :class:`InputMonitor` counts and computes, the API layer exports
+(``pipeserve.api.metrics``) and shows (the model card). The check runs on the raw inputs, before
+either inference path, so the compiled and the scikit-learn path answer an unusual input alike.
+Work per request is a few NumPy calls per feature column; rows are only visited for a column
+that has a finding.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from pipeserve.bundle.manifest import Manifest
+
+OutOfRangePolicy = Literal["accept", "flag", "reject"]
+# Shares below this count as this (an empty bin would make the PSI infinite).
+_FLOOR = 1e-4
+# PSI is noise until the window holds this many rows.
+MIN_ROWS = 50
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One input value unlike anything in training: outside the range, or an unseen category."""
+
+    row: int
+    feature: str
+    detail: str  # what is wrong with the value, without the feature's name
+
+    @property
+    def message(self) -> str:
+        """The finding as a sentence that names the feature."""
+        return f"{self.feature} {self.detail}"
+
+
+@dataclass(frozen=True)
+class InputReport:
+    """What one request's inputs held: findings (at most one per row and feature), counted per
+    feature."""
+
+    findings: list[Finding] = field(default_factory=list)
+    out_of_range: dict[str, int] = field(default_factory=dict)
+    unseen: dict[str, int] = field(default_factory=dict)
+
+    def by_row(self) -> dict[int, list[str]]:
+        """The findings' messages per row index (rows without findings are absent)."""
+        rows: dict[int, list[str]] = {}
+        for finding in self.findings:
+            rows.setdefault(finding.row, []).append(finding.message)
+        return rows
+
+
+class _Window:
+    """The last ``size`` bin indices of one feature, with the count per bin kept current."""
+
+    def __init__(self, bins: int, size: int) -> None:
+        self.ring = np.zeros(size, dtype=np.int64)
+        self.counts = np.zeros(bins, dtype=np.int64)
+        self.position = 0
+        self.filled = 0
+
+    def push(self, indices: NDArray[np.int64]) -> None:
+        size = len(self.ring)
+        if len(indices) >= size:  # only the newest rows fit
+            indices = indices[-size:]
+            self.ring[:] = indices
+            self.counts[:] = np.bincount(indices, minlength=len(self.counts))
+            self.position, self.filled = 0, size
+            return
+        slots = (self.position + np.arange(len(indices))) % size
+        if self.filled == size:
+            np.subtract.at(self.counts, self.ring[slots], 1)
+        self.ring[slots] = indices
+        np.add.at(self.counts, indices, 1)
+        self.position = (self.position + len(indices)) % size
+        self.filled = min(size, self.filled + len(indices))
+
+
+def psi(expected: NDArray[np.float64], counts: NDArray[np.int64]) -> float:
+    """Population stability index of ``counts`` (observed per bin) against ``expected`` shares:
+    sum of (actual - expected) * ln(actual / expected). Under 0.1 is stable; 0.1 to 0.25 a
+    moderate shift; above 0.25 a large one."""
+    actual = np.maximum(counts / max(int(counts.sum()), 1), _FLOOR)
+    reference = np.maximum(expected, _FLOOR)
+    return float(np.sum((actual - reference) * np.log(actual / reference)))
+
+
+class _Numbers:
+    """All numeric features of a model at once: one matrix per request, a handful of NumPy
+    calls whatever the number of features."""
+
+    def __init__(
+        self,
+        names: list[str],
+        ranges: list[tuple[float, float]],
+        edges: list[list[float]],
+        fractions: list[list[float]],
+        size: int,
+    ) -> None:
+        self.names = names
+        self.low = np.asarray([low for low, _ in ranges], dtype=np.float64)[:, None]
+        self.high = np.asarray([high for _, high in ranges], dtype=np.float64)[:, None]
+        width = max((len(e) for e in edges), default=0)
+        # Padding edges of +inf never count: a bin index is the number of edges <= the value.
+        self.edges = np.full((len(names), width), np.inf)
+        self.expected = np.zeros((len(names), width + 1))
+        for i, (inner, shares) in enumerate(zip(edges, fractions, strict=True)):
+            self.edges[i, : len(inner)] = inner
+            self.expected[i, : len(shares)] = shares
+        self.bins = width + 1
+        self.offsets = (np.arange(len(names)) * self.bins)[:, None]
+        self.ring = np.zeros((len(names), size), dtype=np.int64)
+        self.counts = np.zeros(len(names) * self.bins, dtype=np.int64)
+        self.position = 0
+        self.filled = 0
+
+    def bin_indices(self, matrix: NDArray[np.float64]) -> NDArray[np.int64]:
+        """Flat bin index (feature * bins + bin) of each value of ``matrix`` (features x rows)."""
+        inside = matrix[:, :, None] >= self.edges[:, None, :]
+        return np.asarray(inside.sum(axis=2) + self.offsets, dtype=np.int64)
+
+    def push(self, flat: NDArray[np.int64]) -> None:
+        size, rows = self.ring.shape[1], flat.shape[1]
+        total = len(self.counts)
+        if rows >= size:  # only the newest rows fit
+            self.ring[:] = flat[:, -size:]
+            self.counts[:] = np.bincount(self.ring.ravel(), minlength=total)
+            self.position, self.filled = 0, size
+            return
+        slots = (self.position + np.arange(rows)) % size
+        evicted = slots if self.filled == size else slots[slots < self.filled]
+        if len(evicted):
+            self.counts -= np.bincount(self.ring[:, evicted].ravel(), minlength=total)
+        self.ring[:, slots] = flat
+        self.counts += np.bincount(flat.ravel(), minlength=total)
+        self.position = (self.position + rows) % size
+        self.filled = min(size, self.filled + rows)
+
+    def psi(self) -> NDArray[np.float64]:
+        """The PSI of each feature's window (see :func:`psi`)."""
+        counts = self.counts.reshape(len(self.names), self.bins)
+        actual = np.maximum(counts / np.maximum(counts.sum(axis=1, keepdims=True), 1), _FLOOR)
+        reference = np.maximum(self.expected, _FLOOR)
+        return np.asarray(np.sum((actual - reference) * np.log(actual / reference), axis=1))
+
+
+@dataclass
+class _Categorical:
+    name: str
+    index: dict[str, int]  # known category → bin; the last bin holds everything unseen
+    expected: NDArray[np.float64]
+    window: _Window
+
+
+@dataclass
+class FeatureSnapshot:
+    """One feature's counts since start and drift over the current window."""
+
+    out_of_range: int = 0
+    unseen: int = 0
+    psi: float | None = None
+
+
+class InputMonitor:
+    """Counts and drift of one model version's inputs in this process (thread-safe)."""
+
+    def __init__(self, manifest: Manifest, window: int = 1000) -> None:
+        statistics = {stats.name: stats for stats in manifest.statistics}
+        self.window = window = max(window, 1)
+        self._categorical: list[_Categorical] = []
+        names: list[str] = []
+        ranges: list[tuple[float, float]] = []
+        all_edges: list[list[float]] = []
+        all_fractions: list[list[float]] = []
+        for feature in manifest.features:
+            stats = statistics.get(feature.name)
+            if feature.minimum is not None and feature.maximum is not None:
+                names.append(feature.name)
+                ranges.append((feature.minimum, feature.maximum))
+                all_edges.append(list(stats.edges) if stats else [])
+                all_fractions.append(list(stats.fractions) if stats and stats.fractions else [1.0])
+            elif stats is not None and stats.categories:
+                known = list(stats.categories)
+                shares = [*stats.categories.values(), 0.0]
+                self._categorical.append(
+                    _Categorical(
+                        feature.name,
+                        {name: i for i, name in enumerate(known)},
+                        np.asarray(shares, dtype=np.float64),
+                        _Window(len(shares), window),
+                    )
+                )
+        self._numbers = _Numbers(names, ranges, all_edges, all_fractions, window)
+        self._totals = {name: FeatureSnapshot() for name in manifest.feature_names}
+        self._lock = threading.Lock()
+        self.seen = 0
+
+    def observe(self, columns: Mapping[str, Sequence[Any] | NDArray[Any]]) -> InputReport:
+        """Check and count a request's (validated) columns; return what was unusual."""
+        report = InputReport()
+        rows = len(next(iter(columns.values()))) if columns else 0
+        updates: list[tuple[_Window, NDArray[np.int64]]] = []
+        numbers = self._numbers
+        flat: NDArray[np.int64] | None = None
+        if numbers.names:
+            matrix = np.array([columns[name] for name in numbers.names], dtype=np.float64)
+            outside = (matrix < numbers.low) | (matrix > numbers.high)
+            if outside.any():
+                self._flag_numbers(report, numbers, matrix, outside)
+            flat = numbers.bin_indices(matrix)
+        for categorical in self._categorical:
+            unseen_bin = len(categorical.index)
+            indices = np.fromiter(
+                (categorical.index.get(value, unseen_bin) for value in columns[categorical.name]),
+                dtype=np.int64,
+                count=rows,
+            )
+            unseen = indices == unseen_bin
+            if unseen.any():
+                self._flag_categories(report, categorical, columns[categorical.name], unseen)
+            updates.append((categorical.window, indices))
+        with self._lock:
+            self.seen += rows
+            if flat is not None:
+                numbers.push(flat)
+            for window, indices in updates:
+                window.push(indices)
+            for name, count in report.out_of_range.items():
+                self._totals[name].out_of_range += count
+            for name, count in report.unseen.items():
+                self._totals[name].unseen += count
+        return report
+
+    @staticmethod
+    def _flag_numbers(
+        report: InputReport,
+        numbers: _Numbers,
+        matrix: NDArray[np.float64],
+        outside: NDArray[np.bool_],
+    ) -> None:
+        for feature in np.flatnonzero(outside.any(axis=1)).tolist():
+            name = numbers.names[feature]
+            low, high = float(numbers.low[feature, 0]), float(numbers.high[feature, 0])
+            rows = np.flatnonzero(outside[feature]).tolist()
+            report.out_of_range[name] = len(rows)
+            report.findings.extend(
+                Finding(
+                    row,
+                    name,
+                    f"{_number(float(matrix[feature, row]))} is outside the training range "
+                    f"[{_number(low)}, {_number(high)}]",
+                )
+                for row in rows
+            )
+
+    @staticmethod
+    def _flag_categories(
+        report: InputReport,
+        categorical: _Categorical,
+        values: Sequence[Any] | NDArray[Any],
+        unseen: NDArray[np.bool_],
+    ) -> None:
+        rows = np.flatnonzero(unseen).tolist()
+        report.unseen[categorical.name] = len(rows)
+        report.findings.extend(
+            Finding(
+                row,
+                categorical.name,
+                f"{values[row]!r} is a category not seen in training",
+            )
+            for row in rows
+        )
+
+    def snapshot(self) -> dict[str, FeatureSnapshot]:
+        """Per feature: totals since start and the PSI of the window (``None`` until it holds
+        :data:`MIN_ROWS` rows, or for free text)."""
+        with self._lock:
+            result = {
+                name: FeatureSnapshot(totals.out_of_range, totals.unseen)
+                for name, totals in self._totals.items()
+            }
+            enough = min(MIN_ROWS, self.window)
+            numbers = self._numbers
+            if numbers.names and numbers.filled >= enough:
+                for name, value in zip(numbers.names, numbers.psi().tolist(), strict=True):
+                    result[name].psi = value
+            for categorical in self._categorical:
+                if categorical.window.filled >= enough:
+                    result[categorical.name].psi = psi(
+                        categorical.expected, categorical.window.counts
+                    )
+        return result
+
+    def rows_in_window(self) -> int:
+        with self._lock:
+            windows = [self._numbers.filled, *(c.window.filled for c in self._categorical)]
+        return max(windows)
+
+
+def _number(value: float) -> str:
+    """A number as a person writes it: 4.3, 2, 1e+200 (up to 12 significant digits)."""
+    return f"{value:.12g}"

@@ -1,0 +1,100 @@
+"""PIPESERVE_OUT_OF_RANGE on both inference paths: flag warns per prediction, reject answers
+422 naming the field, accept only counts; the metrics move for shifted inputs only."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from flask.testing import FlaskClient
+
+from pipeserve.api import create_app
+from pipeserve.settings import Settings
+from tests.conftest import FEATURES, iris_frame
+
+FAR = {"sepal_length": 1e200, "sepal_width": 3.0, "petal_length": 4.0, "petal_width": 1.2}
+WARNING = "sepal_length 1e+200 is outside the training range [4.3, 7.9]"
+
+
+def _client(model_dir: Path, **settings: Any) -> FlaskClient:
+    return create_app(Settings(model_dir=model_dir, log_level="WARNING", **settings)).test_client()
+
+
+def _predict(client: FlaskClient, rows: list[dict[str, float]]) -> Any:
+    body = orjson.dumps({"instances": rows})
+    return client.post("/api/v1/models/iris/predict", data=body, content_type="application/json")
+
+
+def _metric(client: FlaskClient, name: str, feature: str) -> float:
+    text = client.get("/metrics").get_data(as_text=True)
+    found = re.search(rf'^{name}\{{[^}}]*feature="{feature}"[^}}]*\}} (\S+)$', text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+@pytest.mark.parametrize("path", ["onnx", "sklearn"])
+def test_flag_answers_with_a_warning_on_both_paths(model_dir: Path, path: str) -> None:
+    client = _client(model_dir, inference_path=path)
+    typical = dict(zip(FEATURES, [5.1, 3.5, 1.4, 0.2], strict=True))
+
+    answer = _predict(client, [typical, FAR])
+
+    assert answer.status_code == 200
+    first, second = answer.get_json()["predictions"]
+    assert "warnings" not in first
+    assert second["warnings"] == [WARNING]
+    assert second["label"] == "virginica"
+
+
+@pytest.mark.parametrize("path", ["onnx", "sklearn"])
+def test_reject_answers_422_naming_the_field_on_both_paths(model_dir: Path, path: str) -> None:
+    client = _client(model_dir, inference_path=path, out_of_range="reject")
+
+    answer = _predict(client, [FAR])
+    v1 = client.post(
+        "/v1/models/iris:predict", data=orjson.dumps({"instances": [FAR]}),
+        content_type="application/json",
+    )  # fmt: skip
+
+    assert answer.status_code == 422
+    assert answer.get_json()["errors"] == [
+        {
+            "field": "instances[0].sepal_length",
+            "message": "1e+200 is outside the training range [4.3, 7.9]",
+        }
+    ]
+    assert v1.status_code == 400
+    assert "sepal_length" in v1.get_json()["error"]
+    assert _metric(client, "pipeserve_input_out_of_range_total", "sepal_length") == 2
+
+
+def test_accept_answers_without_warnings_but_counts(model_dir: Path) -> None:
+    client = _client(model_dir, out_of_range="accept")
+
+    answer = _predict(client, [FAR])
+
+    assert "warnings" not in answer.get_json()["predictions"][0]
+    assert _metric(client, "pipeserve_input_out_of_range_total", "sepal_length") == 1
+
+
+def test_drift_metric_stays_flat_for_training_rows_and_rises_when_shifted(
+    model_dir: Path,
+) -> None:
+    steady, shifted = _client(model_dir), _client(model_dir)
+    rows = iris_frame()[FEATURES].to_dict("records")
+    moved = [{**row, "petal_length": row["petal_length"] + 2.0} for row in rows]
+
+    for start in range(0, len(rows), 10):
+        assert _predict(steady, rows[start : start + 10]).status_code == 200
+        assert _predict(shifted, moved[start : start + 10]).status_code == 200
+
+    assert _metric(steady, "pipeserve_input_drift_psi", "petal_length") < 0.1
+    # The ranges are the training split's: a test row or two of all iris may fall outside.
+    typical = _metric(steady, "pipeserve_input_out_of_range_total", "petal_length")
+    assert typical <= 2
+    assert _metric(shifted, "pipeserve_input_drift_psi", "petal_length") > 0.25
+    assert _metric(shifted, "pipeserve_input_out_of_range_total", "petal_length") > 10 * typical
+    card = shifted.get("/models/iris").get_data(as_text=True)
+    assert "Live: this worker" in card

@@ -49,6 +49,7 @@ def train_bundle(directory: Path) -> Path:
     from sklearn.datasets import load_iris  # noqa: PLC0415
     from sklearn.model_selection import train_test_split  # noqa: PLC0415
 
+    from pipeserve.project.params import ProjectParams  # noqa: PLC0415
     from pipeserve.training.evaluate import evaluate  # noqa: PLC0415
     from pipeserve.training.publish import publish  # noqa: PLC0415
     from pipeserve.training.train import train  # noqa: PLC0415
@@ -63,11 +64,16 @@ def train_bundle(directory: Path) -> Path:
     train_frame.to_csv(split[0], index=False)
     test_frame.to_csv(split[1], index=False)
     del pd
-    params = Params(
-        train=TrainParams(  # type: ignore[arg-type]
-            estimator="svm", products={"petal_area": ["petal_length", "petal_width"]}
-        ),
-        bundle={"name": "iris", "version": "1"},  # type: ignore[arg-type]
+    params = ProjectParams.model_validate(
+        {
+            "train": {
+                "pipeline": "iris_example.pipeline:build",
+                "target": "species",
+                "estimator": "svm",
+                "products": {"petal_area": ["petal_length", "petal_width"]},
+            },
+            "bundle": {"name": "iris", "version": "1"},
+        }
     )
     train(params, split[0], directory / "trained")
     evaluate(directory / "trained", split[1], "species", directory / "m.json", directory / "c.csv")

@@ -45,7 +45,6 @@ TOKEN = "bench-token"  # noqa: S105  # nosec B105 - a token the benchmark's own 
 def train_bundle(directory: Path) -> Path:
     """The iris SVC bundle (train → evaluate → publish), with its verified ONNX form."""
     import pandas as pd  # noqa: PLC0415
-    from pipeserve.training.params import Params, TrainParams  # noqa: PLC0415
     from sklearn.datasets import load_iris  # noqa: PLC0415
     from sklearn.model_selection import train_test_split  # noqa: PLC0415
 

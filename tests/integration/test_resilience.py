@@ -95,8 +95,10 @@ class ShutdownLoad:
             except (ConnectionError, http.client.HTTPException, TimeoutError) as error:
                 # A connection opened after SIGTERM that is reset without any answer sat in the
                 # listen backlog of a socket no worker accepts from any more: not accepted.
+                # (Reset while the request is still being sent, it shows as a broken pipe.)
                 unanswered = isinstance(
-                    error, ConnectionResetError | http.client.RemoteDisconnected
+                    error,
+                    ConnectionResetError | BrokenPipeError | http.client.RemoteDisconnected,
                 )
                 result = (
                     "unaccepted" if opened_after_sigterm and unanswered else type(error).__name__

@@ -53,6 +53,9 @@ DRAIN_MARKER = "draining"
 TARGET = "pipeserve.api.server:create_wsgi_app"
 # SIGHUP: a new worker loads its models, then (this long after) the old one it replaces stops.
 RESPAWN_INTERVAL_S = 0.5
+# SIGHUP: how long a replaced worker answers with `Connection: close` before it stops, so that
+# keep-alive clients move to a new connection instead of racing the close.
+RETIRE_S = 1.0
 READY_TIMEOUT_S = 120.0
 # Cheap answers that must never queue behind predictions: the kubelet's probes and the scraper.
 UNGATED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -149,6 +152,7 @@ def _with_pipeserve_hooks(base: type[Any]) -> type[Any]:
 
         def _respawn_workers(self, workers: list[int], *args: Any, **kwargs: Any) -> Any:
             old = [self.wrks[idx]._id() for idx in workers if idx < len(self.wrks)]
+            self._replaced = {idx: self.wrks[idx] for idx in workers if idx < len(self.wrks)}
             self._respawning = True
             try:
                 return super()._respawn_workers(workers, *args, **kwargs)
@@ -160,12 +164,18 @@ def _with_pipeserve_hooks(base: type[Any]) -> type[Any]:
             worker = super()._spawn_worker(*args, **kwargs)
             if getattr(self, "_respawning", False):
                 # A replacement: the worker it replaces is stopped only once this one serves
-                # (SIGHUP), so that the workers never all stop at once.
+                # (SIGHUP), so that the workers never all stop at once; before it stops, it
+                # closes each connection after its answer for RETIRE_S.
                 start = worker.start
+                replaced = self._replaced.get(kwargs.get("idx", -1))
 
                 def start_and_wait() -> None:
                     start()
-                    _wait_until_serving(worker, self.drain_marker.parent)
+                    runtime = self.drain_marker.parent
+                    _wait_until_serving(worker, runtime)
+                    if replaced is not None and replaced.is_alive():
+                        (runtime / f"retiring-{replaced._id()}").touch()
+                        time.sleep(RETIRE_S)
 
                 worker.start = start_and_wait
             return worker
@@ -221,8 +231,13 @@ def _watch_drain(app: Flask, gate: Gate, marker: Path, interval: float = 0.05) -
     the drain marker (a stat every 50 ms)."""
     from pipeserve.api.context import start_draining  # noqa: PLC0415
 
+    retiring = marker.parent / f"retiring-{os.getpid()}"
+
     def watch() -> None:
         while not marker.exists():
+            if retiring.exists():  # replaced on SIGHUP: only this worker's clients move on
+                gate.closing.set()
+                retiring.unlink(missing_ok=True)
             time.sleep(interval)
         start_draining(app)
         gate.closing.set()

@@ -92,7 +92,11 @@ def worker_pids(master: int) -> set[int]:
     """The server master's child processes: its workers."""
     children: set[int] = set()
     for task in Path(f"/proc/{master}/task").iterdir():
-        children.update(int(pid) for pid in (task / "children").read_text().split())
+        try:
+            listed = (task / "children").read_text()
+        except FileNotFoundError:  # the thread ended meanwhile (its children pass to another)
+            continue
+        children.update(int(pid) for pid in listed.split())
     return children
 
 

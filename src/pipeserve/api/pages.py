@@ -17,7 +17,8 @@ from apiflask import APIBlueprint
 from flask import Response, render_template, request
 
 from pipeserve.api.context import dataplane, settings, version_header
-from pipeserve.errors import ModelNotFoundError
+from pipeserve.bundle.manifest import Manifest
+from pipeserve.errors import ModelNotFoundError, ModelNotReadyError
 from pipeserve.inference.registry import ModelEntry
 
 pages = APIBlueprint(
@@ -111,9 +112,18 @@ def figure(name: str, role: str) -> Response:
     return Response(picture, mimetype=_SVG, headers=version_header(entry))
 
 
+def _manifest_of(entry: ModelEntry) -> Manifest:
+    """The manifest of a version that has one (the callers show only those)."""
+    if entry.manifest is None:
+        raise ModelNotReadyError(
+            f"model {entry.name!r} has no readable bundle: {entry.error or 'not loaded'}",
+            model=entry.name,
+        )
+    return entry.manifest
+
+
 def _card(entry: ModelEntry) -> dict[str, Any]:
-    manifest = entry.manifest
-    assert manifest is not None  # noqa: S101  # the caller checked; narrows the type
+    manifest = _manifest_of(entry)
     metrics = manifest.metrics or {}
     scalars = {key: value for key, value in metrics.items() if isinstance(value, int | float)}
     statistics = {stats.name: stats for stats in manifest.statistics}
@@ -133,8 +143,7 @@ def _card(entry: ModelEntry) -> dict[str, Any]:
 
 def _examples(entry: ModelEntry) -> list[dict[str, str]]:
     """A working request for each protocol, from the bundle's example row."""
-    manifest = entry.manifest
-    assert manifest is not None  # noqa: S101
+    manifest = _manifest_of(entry)
     base = request.host_url.rstrip("/")
     row = {feature.name: manifest.example[feature.name] for feature in manifest.features}
     v2_inputs = [

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import escape, quoteattr  # nosec B406 - escapes the SVG; parses nothing
 
 CONFUSION_FILE = "confusion.svg"
 PIPELINE_FILE = "pipeline.svg"

@@ -40,7 +40,7 @@ class RequestError(PipeserveError):
 
 
 class MalformedRequestError(RequestError):
-    """The body cannot be read at all: not JSON, not UTF-8, wrong content type."""
+    """The body cannot be read at all: not JSON, or not UTF-8."""
 
     code = "malformed_request"
 
@@ -62,7 +62,7 @@ class PayloadTooLargeError(RequestError):
 
 
 class UnsupportedMediaTypeError(RequestError):
-    """The body is not declared as JSON."""
+    """The body is not declared as a type the route reads (JSON), or it is compressed."""
 
     code = "unsupported_media_type"
 
@@ -96,13 +96,13 @@ class AddressNotFoundError(InvalidInputError):
 
 
 class ModelNotFoundError(PipeserveError):
-    """No model of that name is configured."""
+    """No model of that name (or no such version of it) is configured."""
 
     code = "model_not_found"
 
 
 class ModelNotReadyError(PipeserveError):
-    """The model is configured but could not be loaded (or is still loading)."""
+    """The model (version) is configured but could not be loaded, or is still loading."""
 
     code = "model_not_ready"
 

@@ -137,7 +137,7 @@ def test_the_openapi_document_says_which_routes_need_a_token(guarded: FlaskClien
     spec = guarded.get("/openapi.json").get_json()
     validate(spec)
 
-    predict = spec["paths"]["/api/v1/models/{name}/predict"]["post"]
+    predict = spec["paths"]["/api/v1/models/iris/predict"]["post"]
     live = spec["paths"]["/v2/health/live"]["get"]
     assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     assert predict["security"] == [{"bearerAuth": []}]

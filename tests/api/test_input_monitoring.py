@@ -70,6 +70,20 @@ def test_reject_answers_422_naming_the_field_on_both_paths(model_dir: Path, path
     assert _metric(client, "pipeserve_input_out_of_range_total", "sepal_length") == 2
 
 
+def test_reject_names_the_value_in_v2_s_own_terms(model_dir: Path) -> None:
+    """The data plane finds the value; the V2 codec says where it was in a V2 request."""
+    client = _client(model_dir, out_of_range="reject")
+    inputs = [
+        {"name": name, "shape": [1], "datatype": "FP64", "data": [value]}
+        for name, value in FAR.items()
+    ]
+
+    answer = client.post("/v2/models/iris/infer", json={"inputs": inputs})
+
+    assert answer.status_code == 400
+    assert answer.get_json()["error"].startswith("inputs.sepal_length.data[0] 1e+200 is outside")
+
+
 def test_accept_answers_without_warnings_but_counts(model_dir: Path) -> None:
     client = _client(model_dir, out_of_range="accept")
 

@@ -3,7 +3,6 @@ served without internet access."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
@@ -12,6 +11,8 @@ from flask.testing import FlaskClient
 from openapi_spec_validator import validate
 
 from pipeserve.api import create_app
+from pipeserve.api.openapi import PREDICTION_OPERATIONS, openapi_path
+from pipeserve.api.problems import PREDICTION_ERRORS, status_for
 from pipeserve.settings import Settings
 from tests.conftest import FEATURES
 
@@ -30,18 +31,29 @@ def test_is_a_valid_openapi_31_document(spec: dict[str, Any]) -> None:
 
 
 def test_documents_every_route(spec: dict[str, Any], app: APIFlask) -> None:
+    """Every route is in the document: as its own path, or a prediction route as one path per
+    served model (here iris, whose only version is 1)."""
     documented = set(spec["paths"])
-    served = {
-        re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)  # <model_name:name> -> {name}
-        for rule in app.url_map.iter_rules()
-        if not rule.rule.startswith(("/docs", "/openapi", "/static"))
-    }
+    served = set()
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith(("/docs", "/openapi", "/static")):
+            continue
+        path = openapi_path(rule.rule)
+        if rule.endpoint in PREDICTION_OPERATIONS:
+            path = path.replace("{name}", "iris").replace("{version}", "1")
+        served.add(path)
 
     assert served == documented
 
 
+def test_every_prediction_operation_is_a_route(app: APIFlask) -> None:
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+
+    assert set(PREDICTION_OPERATIONS) <= endpoints
+
+
 def test_predict_request_schema_has_the_bundle_features_and_example(spec: dict[str, Any]) -> None:
-    body = spec["paths"]["/api/v1/models/{name}/predict"]["post"]["requestBody"]
+    body = spec["paths"]["/api/v1/models/iris/predict"]["post"]["requestBody"]
     media = body["content"]["application/json"]
     instance = spec["components"]["schemas"]["IrisInstance"]
 
@@ -53,12 +65,55 @@ def test_predict_request_schema_has_the_bundle_features_and_example(spec: dict[s
     assert set(example) == set(FEATURES)
 
 
+def test_each_model_version_has_its_own_request_schema(multi_client: FlaskClient) -> None:
+    spec = multi_client.get("/openapi.json").get_json()
+    validate(spec)
+    schemas = spec["components"]["schemas"]
+
+    def body(path: str) -> dict[str, Any]:
+        ref = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+        return schemas[ref["schema"]["$ref"].rsplit("/", 1)[1]]  # type: ignore[no-any-return]
+
+    iris, colours = body("/api/v1/models/iris/predict"), body("/api/v1/models/colours/predict")
+    assert iris["properties"]["instances"]["items"] == {"$ref": "#/components/schemas/IrisInstance"}
+    assert colours["properties"]["instances"]["items"] == {
+        "$ref": "#/components/schemas/ColoursInstance"
+    }
+    assert "/api/v1/models/{name}/predict" not in spec["paths"]
+    # KServe V1: an instance is an object of named features or an array of exactly its values.
+    v1_items = body("/v1/models/iris:predict")["properties"]["instances"]["items"]["anyOf"]
+    assert v1_items[1]["minItems"] == v1_items[1]["maxItems"] == len(FEATURES)
+    # V2: tensors named like the features, no empty shapes.
+    assert "/v2/models/colours/versions/1/infer" in spec["paths"]
+    v2 = body("/v2/models/iris/infer")
+    named = v2["properties"]["inputs"]["oneOf"][0]["prefixItems"]
+    first = named[0]["oneOf"][0]["properties"]
+    assert first["name"] == {"const": FEATURES[0]}
+    assert first["shape"]["anyOf"][0] == {"const": [1]}
+
+
+def test_error_statuses_come_from_the_one_error_table(spec: dict[str, Any]) -> None:
+    friendly = spec["paths"]["/api/v1/models/iris/predict"]["post"]["responses"]
+    v1 = spec["paths"]["/v1/models/iris:predict"]["post"]["responses"]
+    statuses = {str(status_for(error_type("x"))) for error_type in PREDICTION_ERRORS}
+
+    assert statuses == {"400", "404", "413", "415", "422", "503"}
+    assert {status for status in friendly if status[0] in "45"} == statuses
+    # The standard protocols answer 400 for input that does not fit the model.
+    assert {status for status in v1 if status[0] in "45"} == statuses - {"422"}
+    assert "does not match the model's input schema" in v1["400"]["description"]
+
+
 def test_error_responses_are_documented_as_problems(spec: dict[str, Any]) -> None:
-    responses = spec["paths"]["/api/v1/models/{name}/predict"]["post"]["responses"]
+    responses = spec["paths"]["/api/v1/models/iris/predict"]["post"]["responses"]
+    standard = spec["paths"]["/v2/models/iris/infer"]["post"]["responses"]
 
     assert {"400", "404", "413", "415", "422", "503"} <= set(responses)
     assert responses["422"]["content"]["application/problem+json"]["schema"] == {
         "$ref": "#/components/schemas/Problem"
+    }
+    assert standard["400"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/StandardError"
     }
 
 

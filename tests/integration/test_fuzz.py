@@ -3,19 +3,20 @@
 Every operation of ``/openapi.json`` (friendly API, KServe V1, Open Inference Protocol V2, health)
 gets generated requests, valid and invalid, from schemathesis's engine (the one its command line
 runs: examples, coverage and fuzzing phases, then stateful sequences that follow the links it
-infers), with a fixed seed, against the server serving iris (two versions) and the string-feature
-``colours`` model. Each response must be no 5xx, carry a status the document lists for the
-operation, the documented content type and a body that fits the documented schema; invalid
-requests must get a 4xx; an unsupported method must get 405 with a truthful ``Allow``; no
-request may hang (each has a timeout, and a timeout fails the run).
+infers), with a fixed seed and all of its checks, against the server serving iris (two versions)
+and the string-feature ``colours`` model. Each response must be no 5xx, carry a status the
+document lists for the operation, the documented content type and a body that fits the
+documented schema; a request the document calls valid must be accepted, and one it calls invalid
+refused with a 4xx; an unsupported method must get 405 with a truthful ``Allow``; no request may
+hang (each has a timeout, and a timeout fails the run).
+
+The server refuses values outside the training range (``PIPESERVE_OUT_OF_RANGE=reject``), so its
+document can state every limit it enforces (a huge but finite number would otherwise overflow a
+model that the document cannot predict), and takes at most 3 rows a request, so that the V2
+schema spells out each row count (:mod:`pipeserve.protocols.v2.schema`).
 
 The engine rather than the pytest plugin: the plugin's lazy loading (the server starts in a
 fixture) relies on a pytest internal that pytest 9.2 removed.
-
-Left out on purpose: the ``positive_data_acceptance`` check. The document gives one request
-schema per route, while what a request must hold depends on the model named in the path (an iris
-row is schema-valid for the route and rightly a 422 for ``colours``; a V1 row needs as many
-values as that model has features). Those refusals are tested in tests/api.
 """
 
 from __future__ import annotations
@@ -45,15 +46,23 @@ REQUEST_TIMEOUT = 10  # seconds; a request that takes longer is a hang
 # The models and versions the server holds: most generated names are replaced by these, so that
 # requests reach the codecs and the models instead of stopping at a 404.
 SERVED = {"iris": ["1", "2"], "colours": ["1"]}
+# Every check schemathesis has but max_response_time (it needs a limit, and timings here measure
+# the machine's load rather than the server).
 CHECKS = [
     "not_a_server_error",
     "status_code_conformance",
     "content_type_conformance",
     "response_schema_conformance",
     "response_headers_conformance",
+    "positive_data_acceptance",
     "negative_data_rejection",
-    "unsupported_method",
+    "use_after_free",
+    "ensure_resource_availability",
     "missing_required_header",
+    "ignored_auth",
+    "object_level_authorization",
+    "unsupported_method",
+    "allow_header_conformance",
 ]
 
 
@@ -66,7 +75,11 @@ def server_base(
         copy_bundle(session_bundle, root / "models" / "iris" / version, version)
     shutil.copytree(colour_bundle, root / "models" / "colours")
     with running_server(
-        root / "server.log", model_dir=str(root / "models"), log_level="WARNING"
+        root / "server.log",
+        model_dir=str(root / "models"),
+        log_level="WARNING",
+        out_of_range="reject",
+        max_instances="3",
     ) as running:
         yield running.base
 

@@ -256,3 +256,43 @@ def test_metadata_lists_one_input_per_feature_and_both_outputs(iris: ModelEntry)
     assert metadata["outputs"][1] == {"name": "predict_proba", "datatype": "FP64", "shape": [-1, 3]}
     assert orjson.loads(metadata["parameters"]["classes"]) == ["setosa", "versicolor", "virginica"]
     assert metadata["versions"] == ["7"]
+
+
+@pytest.mark.parametrize(
+    ("tensor", "field"),
+    [
+        (_tensor("x", "FP64", ["1", "4"], [1, 2, 3, 4]), "inputs[0].shape[0]"),  # type: ignore[list-item]
+        (_tensor("x", "FP64", [1.0, 4.0], [1, 2, 3, 4]), "inputs[0].shape[0]"),  # type: ignore[list-item]
+        (_tensor(1, "FP64", [1, 4], [1, 2, 3, 4]), "inputs[0].name"),  # type: ignore[arg-type]
+    ],
+)
+def test_the_envelope_is_read_strictly(
+    iris: ModelEntry, tensor: dict[str, Any], field: str
+) -> None:
+    """A shape is integers and a name a string, as the document says, not text that could be
+    read as one."""
+    with pytest.raises(InvalidInputError) as raised:
+        _decode(iris, {"inputs": [tensor]})
+
+    assert raised.value.details["errors"][0]["field"] == field
+
+
+def test_nested_data_follows_the_shape(iris: ModelEntry) -> None:
+    rows = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
+    nested = _decode(iris, {"inputs": [_tensor("x", "FP64", [2, 4], rows)]})
+    flat = _decode(iris, {"inputs": [_tensor("x", "FP64", [2, 4], rows[0] + rows[1])]})
+    assert nested.columns["sepal_length"].tolist() == flat.columns["sepal_length"].tolist()
+
+    with pytest.raises(InvalidInputError, match=r"nested as 2 rows of 4 values"):
+        _decode(iris, {"inputs": [_tensor("x", "FP64", [2, 4], [rows[0] + rows[1]])]})
+
+
+def test_a_value_of_a_row_is_located_in_the_request_s_own_layout(iris: ModelEntry) -> None:
+    codec = V2Codec(iris, 5)
+    named = codec.decode(
+        orjson.dumps({"inputs": [_tensor(name, "FP64", [1], [1.0]) for name in FEATURES]})
+    )
+    matrix = codec.decode(orjson.dumps({"inputs": [_tensor("x", "FP64", [1, 4], [1.0] * 4)]}))
+
+    assert codec.locate(named, "petal_length", 0) == "inputs.petal_length.data[0]"
+    assert codec.locate(matrix, "petal_length", 0) == "inputs.x.data[0][2]"

@@ -22,6 +22,7 @@ from pipeserve.api.openapi import spec_processor
 from pipeserve.api.pages import pages
 from pipeserve.api.problems import register_problem_handlers
 from pipeserve.api.security import install_security_headers
+from pipeserve.api.surfaces import install_surfaces
 from pipeserve.bundle.trusted import configured_trust
 from pipeserve.inference.batching import BatchingOptions
 from pipeserve.inference.dataplane import DataPlane
@@ -106,7 +107,8 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         ).start()
     if settings.docs_enabled:
         app.register_blueprint(_docs_assets())
-        app.spec_processor(spec_processor(dataplane, settings.max_instances, guard.api.configured))
+        app.spec_processor(spec_processor(app, dataplane, settings, guard.api.configured))
+    install_surfaces(app)  # every route placed once; refuses a route of no surface
     return app
 
 

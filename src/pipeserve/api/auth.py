@@ -6,8 +6,9 @@ that a rotated Secret takes effect without a restart. A presented token is compa
 accepted one in constant time (``hmac.compare_digest`` over sha256 digests, no early exit), so
 response timing tells nothing about how much of a token was right.
 
-Health, readiness, metrics and the API documentation stay open: probes and scrapers carry no
-token, and they reveal no customer data.
+Which routes need which token is each surface's access class (:mod:`pipeserve.api.surfaces`):
+health, readiness, metrics and the API documentation stay open (probes and scrapers carry no
+token, and they reveal no customer data).
 """
 
 from __future__ import annotations
@@ -23,17 +24,12 @@ from pathlib import Path
 from flask import Flask, request
 from pydantic import SecretStr
 
+from pipeserve.api.surfaces import Access, surface_index
 from pipeserve.errors import AuthenticationError, ConfigurationError, PermissionDeniedError
 from pipeserve.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-# Blueprints whose routes need a token when tokens are configured, and the V2 routes that are
-# health checks (open like /healthz).
-# The model card pages show what the metadata routes show, so they are protected alike.
-PROTECTED_BLUEPRINTS = frozenset({"models", "kserve_v1", "inference_v2", "pages"})
-ADMIN_BLUEPRINTS = frozenset({"admin"})
-OPEN_ENDPOINTS = frozenset({"inference_v2.server", "inference_v2.live", "inference_v2.ready"})
 _RECHECK_SECONDS = 5.0
 
 
@@ -101,12 +97,10 @@ class Guard:
     api: TokenSet
     admin: TokenSet
 
-    def check(self, blueprint: str | None, endpoint: str | None) -> None:
+    def check(self, access: Access | None) -> None:
         """Raise :class:`AuthenticationError` or :class:`PermissionDeniedError` unless the
-        current request may use ``endpoint``."""
-        if endpoint in OPEN_ENDPOINTS:
-            return
-        if blueprint in ADMIN_BLUEPRINTS:
+        current request may use a route of ``access`` (``None``: it matched no route)."""
+        if access is Access.ADMIN:
             token = _bearer_token()
             if self.admin.accepts(token):
                 return
@@ -115,7 +109,7 @@ class Guard:
                     "this token may use the model routes, not the admin ones"
                 )
             raise AuthenticationError("a valid admin bearer token is required")
-        if blueprint in PROTECTED_BLUEPRINTS and self.api.configured:
+        if access is Access.API and self.api.configured:
             token = _bearer_token()
             if not (self.api.accepts(token) or self.admin.accepts(token)):
                 raise AuthenticationError("the bearer token is not accepted")
@@ -146,8 +140,11 @@ def install_auth(app: Flask, settings: Settings) -> Guard:
             "the admin routes are never open"
         )
 
+    access = surface_index(app).access  # filled once every blueprint is registered
+
     def authenticate() -> None:
-        guard.check(request.blueprint, request.endpoint)
+        endpoint = request.endpoint
+        guard.check(access.get(endpoint) if endpoint is not None else None)
 
     app.before_request(authenticate)
     return guard

@@ -9,15 +9,13 @@ from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import BaseConverter
 
 from pipeserve.api.context import (
-    body_response,
-    codec,
     dataplane,
     json_body,
     json_response,
-    version_header,
 )
-from pipeserve.errors import InvalidInputError
-from pipeserve.protocols.policy import place_model_error
+from pipeserve.api.prediction import predict_response
+from pipeserve.api.problems import PREDICTION_ERRORS, raises
+from pipeserve.errors import ModelNotFoundError
 from pipeserve.protocols.v1 import (
     V1Codec,
     V1ModelList,
@@ -44,15 +42,6 @@ def _add_converter(state: BlueprintSetupState) -> None:
 kserve_v1.record_once(_add_converter)
 
 
-_ERRORS = {
-    400: "Malformed JSON, or instances that do not fit the model.",
-    404: "No model of that name.",
-    413: "The body is larger than PIPESERVE_MAX_BODY_BYTES.",
-    415: "The body is not declared as application/json.",
-    503: "The model is configured but not loaded.",
-}
-
-
 @kserve_v1.get("/models")
 @kserve_v1.output(V1ModelList)
 @kserve_v1.doc(summary="List the model names")
@@ -62,7 +51,8 @@ def list_models() -> Response:
 
 @kserve_v1.get("/models/<model_name:name>")
 @kserve_v1.output(V1ModelStatus)
-@kserve_v1.doc(summary="Model status", responses={404: "No model of that name."})
+@kserve_v1.doc(summary="Model status")
+@raises(ModelNotFoundError)
 def model_status(name: str) -> Response:
     model = dataplane().served_model(name)
     return json_response({"name": model.name, "ready": model.ready})
@@ -74,18 +64,7 @@ def model_status(name: str) -> Response:
     summary="Predict (KServe V1)",
     description="Instances are objects of named features or arrays in the model's feature "
     "order; `parameters.probabilities: true` adds each class's probability.",
-    responses=_ERRORS,
 )
+@raises(*PREDICTION_ERRORS)
 def predict(name: str) -> Response:
-    plane = dataplane()
-    entry = plane.inference_model(name)
-    v1 = codec(V1Codec, entry)
-    request = v1.decode(json_body())
-    try:
-        prediction = plane.predict_columns(
-            entry, request.columns, probabilities=request.probabilities
-        )
-    except InvalidInputError as error:
-        place_model_error(error, "instances")
-        raise
-    return body_response(v1.encode(prediction), version_header(entry))
+    return predict_response(V1Codec, name, None, lambda v1: v1.decode(json_body()))

@@ -11,15 +11,15 @@ from flask import Response
 
 from pipeserve.api.context import (
     MODEL_VERSION_HEADER,
-    body_response,
-    codec,
     dataplane,
     json_body,
     json_response,
     settings,
     version_header,
 )
-from pipeserve.errors import InvalidInputError
+from pipeserve.api.prediction import predict_response
+from pipeserve.api.problems import PREDICTION_ERRORS, raises
+from pipeserve.errors import ModelNotFoundError
 from pipeserve.protocols.friendly import (
     FriendlyCodec,
     ModelList,
@@ -28,7 +28,6 @@ from pipeserve.protocols.friendly import (
     describe,
     summarize,
 )
-from pipeserve.protocols.policy import place_model_error
 
 models = APIBlueprint("models", __name__, tag="Models", url_prefix="/api/v1")
 
@@ -46,43 +45,22 @@ _MODEL_DOC = (
     "bundle digest, and every version of the model."
 )
 _PREDICT_DOC = (
-    "Score raw instances with the model's whole pipeline (feature engineering included). The "
-    "request schema of each model is listed below; the response's "
+    "Score raw instances with the model's whole pipeline (feature engineering included). Each "
+    "served model (and version) has its own path here, with its own request schema; the "
+    "response's "
     f"`{MODEL_VERSION_HEADER}` header names the model version that answered."
 )
-_PREDICT_RESPONSES = {
-    400: "The body is not valid JSON.",
-    404: "No model of that name (or version).",
-    413: "The body is larger than PIPESERVE_MAX_BODY_BYTES.",
-    415: "The body is not declared as application/json.",
-    422: "The body does not match the model's input schema; `errors` names each field.",
-    503: "The model is configured but not loaded.",
-}
 
 
-@models.get("/models/<name>")
-@models.output(ModelMetadata)
-@models.doc(
-    summary="Describe a model (its default version)",
-    description=_MODEL_DOC,
-    responses={404: "No model of that name."},
-)
-def get_model(name: str) -> Response:
-    return _describe(name, None)
-
-
+# One view per operation: the default version, or the one the path names.
+@models.get("/models/<name>", defaults={"version": None})
 @models.get("/models/<name>/versions/<version>")
 @models.output(ModelMetadata)
 @models.doc(
-    summary="Describe one version of a model",
-    description=_MODEL_DOC,
-    responses={404: "No model of that name or version."},
+    summary="Describe a model (its default version, or the one named)", description=_MODEL_DOC
 )
-def get_model_version(name: str, version: str) -> Response:
-    return _describe(name, version)
-
-
-def _describe(name: str, version: str | None) -> Response:
+@raises(ModelNotFoundError)
+def get_model(name: str, version: str | None) -> Response:
     plane = dataplane()
     entry = plane.model(name, version)
     headers = version_header(entry) if entry.ready else None
@@ -90,34 +68,12 @@ def _describe(name: str, version: str | None) -> Response:
     return json_response(document, headers=headers)
 
 
-@models.post("/models/<name>/predict")
-@models.output(PredictResponse)
-@models.doc(summary="Predict", description=_PREDICT_DOC, responses=_PREDICT_RESPONSES)
-def predict(name: str) -> Response:
-    return _predict(name, None)
-
-
+@models.post("/models/<name>/predict", defaults={"version": None})
 @models.post("/models/<name>/versions/<version>/predict")
 @models.output(PredictResponse)
-@models.doc(
-    summary="Predict with one version of a model",
-    description=_PREDICT_DOC,
-    responses=_PREDICT_RESPONSES,
-)
-def predict_version(name: str, version: str) -> Response:
-    return _predict(name, version)
-
-
-def _predict(name: str, version: str | None) -> Response:
-    plane = dataplane()
-    entry = plane.inference_model(name, version)
-    friendly = codec(FriendlyCodec, entry)
-    request = friendly.decode(json_body())
-    try:
-        prediction = plane.predict_columns(
-            entry, request.columns, probabilities=request.probabilities
-        )
-    except InvalidInputError as error:
-        place_model_error(error, "instances")
-        raise
-    return body_response(friendly.encode(prediction), version_header(entry))
+@models.doc(summary="Predict", description=_PREDICT_DOC)
+@raises(*PREDICTION_ERRORS)
+def predict(name: str, version: str | None) -> Response:
+    return predict_response(
+        FriendlyCodec, name, version, lambda friendly: friendly.decode(json_body())
+    )

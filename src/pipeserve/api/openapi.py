@@ -1,102 +1,49 @@
-"""Complete the OpenAPI document with what only the loaded bundles know.
+"""Complete the OpenAPI document with what only the app and the loaded bundles know.
 
-APIFlask documents the routes; this adds, per served model, the request schema generated from
-its bundle (real feature names, types, training ranges, a real example row) and documents every
-error response as an RFC 9457 problem.
+APIFlask documents the routes; this walks the app's URL map and gives each route what its
+surface says (:mod:`pipeserve.api.surfaces`: bearer tokens, the error format) and the error
+statuses its view raises (``problems.raises``). Each served model version gets its own
+prediction paths (``/api/v1/models/iris/predict``, ``/v2/models/iris/versions/2/infer``...)
+whose request schema is that version's, as strict as its codec
+(:mod:`pipeserve.protocols.schemas`): a request the document calls valid is accepted, one it
+calls invalid is refused.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
+from flask import Flask
+from werkzeug.routing import Rule
 
-from pipeserve.api.problems import PROBLEM_MEDIA_TYPE, PROBLEM_SCHEMA, is_standard_protocol_path
+from pipeserve.api.problems import (
+    PROBLEM_MEDIA_TYPE,
+    PROBLEM_SCHEMA,
+    error_responses,
+    raised_by,
+)
+from pipeserve.api.surfaces import Access, ErrorStyle, Surface, surface_index
+from pipeserve.errors import ConfigurationError
 from pipeserve.inference.dataplane import DataPlane
-from pipeserve.protocols.friendly import FriendlyCodec
-from pipeserve.protocols.v1 import V1PredictRequest
-from pipeserve.protocols.v2 import InferenceRequest
+from pipeserve.inference.registry import ModelEntry
+from pipeserve.protocols import friendly, v1
+from pipeserve.protocols.schemas import (
+    InputLimits,
+    instance_array_schema,
+    instance_schema,
+    schema_title,
+)
+from pipeserve.protocols.v2 import schema as v2_schema
+from pipeserve.protocols.v2.tensors import feature_datatype
+from pipeserve.settings import Settings
 
 REF = "#/components/schemas/{model}"
-PREDICT_PATHS = (
-    "/api/v1/models/{name}/predict",
-    "/api/v1/models/{name}/versions/{version}/predict",
-)
-INFER_PATHS = ("/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/infer")
-
-
-def spec_processor(
-    dataplane: DataPlane, max_instances: int, tokens_required: bool = False
-) -> Callable[[dict[Any, Any] | str], dict[Any, Any] | str]:
-    """A callback for ``APIFlask.spec_processor`` bound to the app's models; with
-    ``tokens_required`` the model routes are documented as needing a bearer token."""
-
-    def process(spec: dict[Any, Any] | str) -> dict[Any, Any] | str:
-        if isinstance(spec, str):  # only with SPEC_FORMAT=yaml, which we never set
-            return spec
-        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
-        schemas["Problem"] = PROBLEM_SCHEMA
-        schemas["StandardError"] = STANDARD_ERROR_SCHEMA
-        _document_security(spec, tokens_required)
-        _document_problems(spec)
-        _document_standard_bodies(spec, schemas)
-        _document_predict(spec, schemas, dataplane, max_instances)
-        return spec
-
-    return process
-
-
-_OPEN_PATHS = ("/v2", "/v2/health/live", "/v2/health/ready")
-_MODEL_ROUTE_PREFIXES = ("/api/", "/v1/", "/v2/")
-
-
-def _document_security(spec: dict[str, Any], tokens_required: bool) -> None:
-    """Bearer tokens: always on the admin routes, on the model routes when configured."""
-    spec["components"].setdefault("securitySchemes", {})["bearerAuth"] = {
-        "type": "http",
-        "scheme": "bearer",
-        "description": "A token from PIPESERVE_API_TOKENS(_FILE) or, for the admin routes, "
-        "PIPESERVE_ADMIN_TOKENS(_FILE).",
-    }
-    for path, operations in spec.get("paths", {}).items():
-        admin = path.startswith("/admin/")
-        model_route = path.startswith(_MODEL_ROUTE_PREFIXES) and path not in _OPEN_PATHS
-        if not (admin or (tokens_required and model_route)):
-            continue
-        for operation in operations.values():
-            operation["security"] = [{"bearerAuth": []}]
-            responses = operation.setdefault("responses", {})
-            responses.setdefault("401", {"description": "No bearer token, or not an accepted one."})
-            if admin:
-                responses.setdefault("403", {"description": "A token of the model routes."})
-
-
-# Request bodies the codecs read themselves (a framework parser would accept NaN literals and
-# answer malformed JSON in its own words), documented here.
-_STANDARD_BODIES: dict[str, type[BaseModel]] = {
-    "/v1/models/{name}:predict": V1PredictRequest,
-    **dict.fromkeys(
-        ("/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/infer"),
-        InferenceRequest,
-    ),
-}
-
-
-def _document_standard_bodies(spec: dict[str, Any], schemas: dict[str, Any]) -> None:
-    paths = spec.get("paths", {})
-    for path, model in _STANDARD_BODIES.items():
-        operation = paths.get(path, {}).get("post")
-        if operation is None:
-            continue
-        schema = model.model_json_schema(ref_template=REF)
-        schemas.update(schema.pop("$defs", {}))
-        schemas[model.__name__] = schema
-        operation["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": {"$ref": REF.format(model=model.__name__)}}},
-        }
-
+_METHODS = ("get", "post", "put", "patch", "delete")
+_PATH_ARGUMENT = re.compile(r"<(?:[^<:>]+:)?([^<>]+)>")
 
 # Routes of the standard protocols answer errors as those protocols do, not as problems.
 STANDARD_ERROR_SCHEMA: dict[str, Any] = {
@@ -105,88 +52,272 @@ STANDARD_ERROR_SCHEMA: dict[str, Any] = {
     "required": ["error"],
     "properties": {"error": {"type": "string", "description": "What went wrong."}},
 }
+_ERROR_CONTENT: dict[ErrorStyle, dict[str, Any]] = {
+    ErrorStyle.PROBLEM: {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": REF.format(model="Problem")}}},
+    ErrorStyle.STANDARD: {
+        "application/json": {"schema": {"$ref": REF.format(model="StandardError")}}
+    },
+}
 
 
-def _document_problems(spec: dict[str, Any]) -> None:
-    problem = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": REF.format(model="Problem")}}}
-    standard = {"application/json": {"schema": {"$ref": REF.format(model="StandardError")}}}
-    for path, operations in spec.get("paths", {}).items():
-        content = standard if is_standard_protocol_path(path) else problem
-        for operation in operations.values():
-            for status, response in operation.get("responses", {}).items():
-                if str(status)[0] in "45":
-                    response["content"] = content
+def input_limits(settings: Settings) -> InputLimits:
+    """What ``settings`` let one request hold."""
+    return InputLimits(
+        settings.max_instances,
+        settings.max_string_length,
+        training_ranges=settings.out_of_range == "reject" and settings.monitor_window > 0,
+    )
 
 
-def _document_predict(
-    spec: dict[str, Any], schemas: dict[str, Any], dataplane: DataPlane, max_instances: int
-) -> None:
+def spec_processor(
+    app: Flask, dataplane: DataPlane, settings: Settings, tokens_required: bool = False
+) -> Callable[[dict[Any, Any] | str], dict[Any, Any] | str]:
+    """A callback for ``APIFlask.spec_processor`` bound to ``app`` and its models; with
+    ``tokens_required`` the model routes are documented as needing a bearer token."""
+    limits = input_limits(settings)
+
+    def process(spec: dict[Any, Any] | str) -> dict[Any, Any] | str:
+        if isinstance(spec, str):  # only with SPEC_FORMAT=yaml, which we never set
+            return spec
+        schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+        schemas["Problem"] = PROBLEM_SCHEMA
+        schemas["StandardError"] = STANDARD_ERROR_SCHEMA
+        spec["components"].setdefault("securitySchemes", {})["bearerAuth"] = _BEARER
+        for route in routes(app, spec):
+            for operation in route.operations.values():
+                _document_access(operation, route.access, tokens_required)
+                _document_errors(operation, route.raises, route.surface.errors)
+        _document_models(spec, app, dataplane, limits)
+        return spec
+
+    return process
+
+
+@dataclass(frozen=True)
+class DocumentedRoute:
+    """One rule of the app's URL map and its operations in the document."""
+
+    rule: Rule
+    path: str
+    surface: Surface
+    access: Access
+    raises: tuple[type[Exception], ...]
+    operations: dict[str, dict[str, Any]]
+
+
+def openapi_path(rule: str) -> str:
+    """``/v1/models/<model_name:name>:predict`` → ``/v1/models/{name}:predict``."""
+    return _PATH_ARGUMENT.sub(r"{\1}", rule)
+
+
+def routes(app: Flask, spec: dict[str, Any]) -> Iterator[DocumentedRoute]:
+    """Every documented route of ``app``'s URL map with its operations in ``spec``. Raises
+    :class:`ConfigurationError` for a route of a documented surface that the document lacks
+    (a route renamed without its documentation would otherwise vanish from it silently)."""
+    index = surface_index(app)
     paths = spec.get("paths", {})
-    operations = [paths.get(path, {}).get("post") for path in PREDICT_PATHS]
-    refs: list[dict[str, str]] = []
-    examples: dict[str, Any] = {}
-    for served in dataplane.models():
-        entry = served.default
-        if not entry.ready or entry.manifest is None:
+    for rule in app.url_map.iter_rules():
+        surface = index.by_endpoint[rule.endpoint]
+        if not surface.documented or rule.endpoint.endswith(".static"):
             continue
-        model = FriendlyCodec(entry, max_instances).request_model
-        schema = model.model_json_schema(ref_template=REF)
-        schemas.update(schema.pop("$defs", {}))
-        schemas[model.__name__] = schema
-        refs.append({"$ref": REF.format(model=model.__name__)})
-        examples[entry.name] = {
-            "summary": f"{entry.name} {entry.manifest.version}: a row from its training data",
-            "value": {"instances": [entry.manifest.example], "probabilities": True},
-        }
-    if not refs:
+        path = openapi_path(rule.rule)
+        methods = {method.lower() for method in rule.methods or ()} & set(_METHODS)
+        operations = {m: paths.get(path, {}).get(m) for m in sorted(methods)}
+        missing = [method for method, operation in operations.items() if operation is None]
+        if missing:
+            raise ConfigurationError(
+                f"route {rule.rule} ({', '.join(missing).upper()}) is not in the OpenAPI document",
+                route=rule.rule,
+            )
+        yield DocumentedRoute(
+            rule,
+            path,
+            surface,
+            index.access[rule.endpoint],
+            raised_by(app.view_functions[rule.endpoint]),
+            {method: operation for method, operation in operations.items() if operation},
+        )
+
+
+_BEARER = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "A token from PIPESERVE_API_TOKENS(_FILE) or, for the admin routes, "
+    "PIPESERVE_ADMIN_TOKENS(_FILE).",
+}
+
+
+def _document_access(operation: dict[str, Any], access: Access, tokens_required: bool) -> None:
+    """Bearer tokens: always on the admin routes, on the model routes when configured."""
+    if access is Access.OPEN or (access is Access.API and not tokens_required):
         return
-    for operation in operations:
-        if operation is not None:
-            _document_friendly_body(operation, refs, examples)
-    _document_v2_examples(paths, dataplane)
+    operation["security"] = [{"bearerAuth": []}]
+    responses = operation.setdefault("responses", {})
+    responses.setdefault("401", {"description": "No bearer token, or not an accepted one."})
+    if access is Access.ADMIN:
+        responses.setdefault("403", {"description": "A token of the model routes."})
 
 
-def _document_friendly_body(
-    operation: dict[str, Any], refs: list[dict[str, str]], examples: dict[str, Any]
+def _document_errors(
+    operation: dict[str, Any], raised: tuple[type[Exception], ...], style: ErrorStyle
 ) -> None:
-    operation["requestBody"] = {
-        "required": True,
-        "description": "The request schema depends on the model; one per served model.",
-        "content": {
-            "application/json": {
-                "schema": refs[0] if len(refs) == 1 else {"oneOf": refs},
-                "examples": examples,
-            }
-        },
-    }
-    for parameter in operation.get("parameters", []):
-        if parameter.get("name") == "name":
-            parameter["description"] = "Name of the model: " + ", ".join(examples)
-            parameter["example"] = next(iter(examples))
+    """The statuses of the errors the view raises, then every 4xx/5xx in the surface's format."""
+    responses = operation.setdefault("responses", {})
+    for status, description in error_responses(style, raised).items():  # type: ignore[arg-type]
+        responses.setdefault(str(status), {"description": description})
+    for status, response in responses.items():
+        if str(status)[0] in "45":
+            response["content"] = _ERROR_CONTENT[style]
 
 
-def _document_v2_examples(paths: dict[str, Any], dataplane: DataPlane) -> None:
-    """A ready-to-send inference request per model: one tensor per feature, from a real row."""
-    examples: dict[str, Any] = {}
-    for served in dataplane.models():
-        manifest = served.default.manifest
-        if manifest is None:
-            continue
-        inputs = [
-            {
-                "name": feature.name,
-                "shape": [1],
-                "datatype": "BYTES" if feature.dtype == "string" else "FP64",
-                "data": [manifest.example.get(feature.name)],
-            }
-            for feature in manifest.features
-        ]
-        examples[served.name] = {
-            "summary": f"{served.name}: one tensor per feature",
-            "value": {"id": "example-1", "inputs": inputs},
+# --- per-model prediction paths ------------------------------------------------------------------
+
+RequestSchema = Callable[[ModelEntry, InputLimits, dict[str, Any], str], dict[str, Any]]
+
+
+def _friendly_body(
+    entry: ModelEntry, limits: InputLimits, schemas: dict[str, Any], prefix: str
+) -> dict[str, Any]:
+    return friendly.request_schema(_instance_ref(entry, limits, schemas, prefix), limits)
+
+
+def _v1_body(
+    entry: ModelEntry, limits: InputLimits, schemas: dict[str, Any], prefix: str
+) -> dict[str, Any]:
+    assert entry.manifest is not None  # noqa: S101 - only ready versions get here
+    values = instance_array_schema(entry.manifest, limits)
+    return v1.request_schema(_instance_ref(entry, limits, schemas, prefix), values, limits)
+
+
+def _v2_body(
+    entry: ModelEntry, limits: InputLimits, schemas: dict[str, Any], prefix: str
+) -> dict[str, Any]:
+    assert entry.manifest is not None  # noqa: S101 - only ready versions get here
+    has_probabilities = entry.predictor is not None and entry.predictor.has_probabilities
+    return v2_schema.request_schema(entry.manifest, limits, has_probabilities)
+
+
+def _instance_ref(
+    entry: ModelEntry, limits: InputLimits, schemas: dict[str, Any], prefix: str
+) -> dict[str, str]:
+    assert entry.manifest is not None  # noqa: S101 - only ready versions get here
+    name = prefix + "Instance"
+    schemas.setdefault(name, instance_schema(entry.manifest, limits))
+    return {"$ref": REF.format(model=name)}
+
+
+def _friendly_example(entry: ModelEntry) -> dict[str, Any]:
+    assert entry.manifest is not None  # noqa: S101
+    return {"instances": [entry.manifest.example], "probabilities": True}
+
+
+def _v1_example(entry: ModelEntry) -> dict[str, Any]:
+    assert entry.manifest is not None  # noqa: S101
+    return {"instances": [entry.manifest.example], "parameters": {"probabilities": True}}
+
+
+def _v2_example(entry: ModelEntry) -> dict[str, Any]:
+    """One tensor per feature, from a real training row."""
+    assert entry.manifest is not None  # noqa: S101
+    inputs = [
+        {
+            "name": feature.name,
+            "shape": [1],
+            "datatype": feature_datatype(feature.dtype),
+            "data": [entry.manifest.example.get(feature.name)],
         }
-    for path in INFER_PATHS:
-        operation = paths.get(path, {}).get("post")
-        content = (operation or {}).get("requestBody", {}).get("content", {})
-        if "application/json" in content and examples:
-            content["application/json"]["examples"] = examples
+        for feature in entry.manifest.features
+    ]
+    return {"id": "example-1", "inputs": inputs}
+
+
+@dataclass(frozen=True)
+class PredictionOperation:
+    """A prediction endpoint: the request schema of one model version, and an example."""
+
+    suffix: str
+    body: RequestSchema
+    example: Callable[[ModelEntry], dict[str, Any]]
+
+
+# The endpoints whose request body depends on the model: each gets one path per served model
+# (and version). A test fails when one of them is not a route of the app.
+PREDICTION_OPERATIONS: dict[str, PredictionOperation] = {
+    "models.predict": PredictionOperation("PredictRequest", _friendly_body, _friendly_example),
+    "kserve_v1.predict": PredictionOperation("V1PredictRequest", _v1_body, _v1_example),
+    "inference_v2.infer": PredictionOperation("InferenceRequest", _v2_body, _v2_example),
+}
+
+
+def _document_models(
+    spec: dict[str, Any], app: Flask, dataplane: DataPlane, limits: InputLimits
+) -> None:
+    """Replace each prediction path by one path per served model version, with its schema."""
+    paths = spec.get("paths", {})
+    schemas = spec["components"]["schemas"]
+    served = [
+        (model.name, model.default, [entry for entry in model.versions if entry.ready])
+        for model in dataplane.models()
+    ]
+    for route in routes(app, spec):
+        operation = PREDICTION_OPERATIONS.get(route.rule.endpoint)
+        if operation is None or route.path not in paths:
+            continue
+        template = paths.pop(route.path)
+        for name, default, versions in served:
+            chosen = versions if "{version}" in route.path else [default]
+            for entry in chosen:
+                if not entry.ready or entry.manifest is None:
+                    continue
+                concrete = route.path.replace("{name}", name)
+                if "{version}" in concrete:
+                    concrete = concrete.replace("{version}", entry.version or "")
+                paths[concrete] = _bound(
+                    template, entry, operation, limits, schemas, is_default=entry is default
+                )
+
+
+def _bound(
+    template: dict[str, Any],
+    entry: ModelEntry,
+    operation: PredictionOperation,
+    limits: InputLimits,
+    schemas: dict[str, Any],
+    *,
+    is_default: bool,
+) -> dict[str, Any]:
+    """``template``'s operations for one model version: no name or version parameter, that
+    version's request schema and example."""
+    assert entry.manifest is not None  # noqa: S101
+    prefix = schema_title(entry.name, "")
+    if not is_default:  # the default version's components keep the plain names
+        prefix += f"V{schema_title(entry.version or '', '')}"
+    component = prefix + operation.suffix
+    schemas.setdefault(component, operation.body(entry, limits, schemas, prefix))
+    bound: dict[str, Any] = {}
+    for method, document in template.items():
+        concrete = copy.deepcopy(document)
+        concrete["parameters"] = [
+            parameter
+            for parameter in concrete.get("parameters", [])
+            if not (parameter.get("in") == "path" and parameter.get("name") in {"name", "version"})
+        ]
+        if not concrete["parameters"]:
+            del concrete["parameters"]
+        concrete["summary"] = f"{concrete.get('summary', 'Predict')}: {entry.label}"
+        concrete["requestBody"] = {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": REF.format(model=component)},
+                    "examples": {
+                        entry.name: {
+                            "summary": f"{entry.label}: a row from its training data",
+                            "value": operation.example(entry),
+                        }
+                    },
+                }
+            },
+        }
+        bound[method] = concrete
+    return bound

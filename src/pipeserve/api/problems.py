@@ -8,14 +8,16 @@ type gets its status once. Unexpected exceptions become a generic 500 that carri
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from pipeserve import errors
+from pipeserve.api.surfaces import ErrorStyle, surface_index
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +45,18 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.PipeserveError], HTTPStatus], ...] = (
     (errors.ConfigurationError, HTTPStatus.INTERNAL_SERVER_ERROR),
     (errors.TrainingError, HTTPStatus.INTERNAL_SERVER_ERROR),
     (errors.PipeserveError, HTTPStatus.INTERNAL_SERVER_ERROR),
+)
+
+# What a prediction route can raise, whatever its protocol (the one list its documented error
+# statuses come from).
+PREDICTION_ERRORS: tuple[type[errors.PipeserveError], ...] = (
+    errors.MalformedRequestError,
+    errors.ModelNotFoundError,
+    errors.PayloadTooLargeError,
+    errors.UnsupportedMediaTypeError,
+    errors.InvalidInputError,
+    errors.ModelNotReadyError,
+    errors.GeocoderUnavailableError,
 )
 
 # What a client can do about an HTTP error raised by routing or Werkzeug itself.
@@ -77,23 +91,78 @@ def problem(status: int, detail: str, code: str, extra: dict[str, Any] | None = 
     return Response(orjson.dumps(body), status=status, mimetype=PROBLEM_MEDIA_TYPE)
 
 
-# Paths of the standard protocols' routes (KServe V1, Open Inference Protocol V2): they answer
-# errors with ``{"error": "..."}`` and use 400 where pipeserve's own API distinguishes 422 (valid
-# JSON that does not fit the model).
-STANDARD_PROTOCOL_PREFIXES = ("/v1/", "/v2/")
+# The standard protocols (KServe V1, Open Inference Protocol V2) answer errors with
+# ``{"error": "..."}`` and use 400 where pipeserve's own API distinguishes 422 (valid JSON that
+# does not fit the model).
 _STANDARD_STATUS_OVERRIDES: dict[int, int] = {
     HTTPStatus.UNPROCESSABLE_ENTITY: HTTPStatus.BAD_REQUEST
 }
 
 
-def is_standard_protocol_path(path: str) -> bool:
-    """Whether ``path`` belongs to the standard protocols, whose errors are ``{"error"}``."""
-    return path == "/v2" or path.startswith(STANDARD_PROTOCOL_PREFIXES)
+def status_in(style: ErrorStyle, status: int) -> int:
+    """The status a surface of ``style`` answers for what pipeserve's own API answers
+    ``status``."""
+    if style is ErrorStyle.STANDARD:
+        return _STANDARD_STATUS_OVERRIDES.get(status, status)
+    return status
 
 
 def standard_error(status: int, message: str) -> Response:
     """A ``{"error": message}`` response of the standard inference protocols."""
     return Response(orjson.dumps({"error": message}), status=status, mimetype="application/json")
+
+
+View = TypeVar("View", bound=Callable[..., Any])
+_RAISES = "__pipeserve_raises__"
+
+
+def raises(*error_types: type[errors.PipeserveError]) -> Callable[[View], View]:
+    """Declare the errors a view raises: the OpenAPI document lists their statuses (from
+    :data:`STATUS_BY_ERROR`, in the format of the view's surface). Put it below the route and
+    APIFlask's decorators."""
+
+    def mark(view: View) -> View:
+        setattr(view, _RAISES, error_types)
+        return view
+
+    return mark
+
+
+def raised_by(view: Callable[..., Any]) -> tuple[type[errors.PipeserveError], ...]:
+    """What :func:`raises` declared for ``view`` (through APIFlask's wrappers)."""
+    current: Any = view
+    while current is not None:
+        declared: tuple[type[errors.PipeserveError], ...] | None = getattr(current, _RAISES, None)
+        if declared is not None:
+            return declared
+        current = getattr(current, "__wrapped__", None)
+    return ()
+
+
+def error_responses(
+    style: ErrorStyle, raised: Iterable[type[errors.PipeserveError]]
+) -> dict[int, str]:
+    """The documented error responses of a route that raises ``raised``: each status from
+    :data:`STATUS_BY_ERROR` (as a surface of ``style`` answers it), described by the errors'
+    own docstrings."""
+    described: dict[int, list[str]] = {}
+    for error_type in raised:
+        status = status_in(style, _status_of_type(error_type))
+        text = _first_paragraph(error_type.__doc__ or error_type.__name__).replace("``", "`")
+        if text not in described.setdefault(status, []):
+            described[status].append(text)
+    return {status: " Or: ".join(texts) for status, texts in sorted(described.items())}
+
+
+def _status_of_type(error_type: type[errors.PipeserveError]) -> int:
+    for known, status in STATUS_BY_ERROR:
+        if issubclass(error_type, known):
+            return status
+    return HTTPStatus.INTERNAL_SERVER_ERROR  # pragma: no cover - PipeserveError is in the table
+
+
+def _first_paragraph(text: str) -> str:
+    return " ".join(text.strip().split("\n\n")[0].split())
 
 
 def _answer(
@@ -105,8 +174,9 @@ def _answer(
 ) -> Response:
     """The error response in the format of the requested path's protocol. Views, request hooks
     and routing all end here, so the format cannot depend on where the error was raised."""
-    if is_standard_protocol_path(request.path):
-        response = standard_error(_STANDARD_STATUS_OVERRIDES.get(status, status), detail)
+    style = surface_index(current_app).of(request.endpoint, request.path).errors
+    if style is ErrorStyle.STANDARD:
+        response = standard_error(status_in(style, status), detail)
     else:
         response = problem(status, detail, code, extra)
     if status == HTTPStatus.UNAUTHORIZED:  # RFC 6750: say which scheme would be accepted
@@ -157,7 +227,8 @@ def _internal() -> Response:
 
 def register_problem_handlers(app: Flask) -> None:
     """Render every error raised while handling a request: a problem document, or the
-    standard protocols' ``{"error"}`` on their paths; statuses from :data:`STATUS_BY_ERROR`."""
+    standard protocols' ``{"error"}`` on their surfaces (:mod:`pipeserve.api.surfaces`);
+    statuses from :data:`STATUS_BY_ERROR`."""
     app.register_error_handler(errors.PipeserveError, _pipeserve_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)

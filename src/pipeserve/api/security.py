@@ -2,7 +2,9 @@
 
 The API answers JSON to programs, so its responses forbid everything a browser could do with
 them (no framing, no sniffing, no caching of customer data). The Swagger UI page needs its own
-scripts and styles, and gets a policy that allows exactly those from this server.
+scripts and styles, and gets a policy that allows exactly those from this server; the model
+card pages get one that allows their stylesheet and pictures and no script. Which policy a route
+gets is its surface's (:mod:`pipeserve.api.surfaces`).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from flask import Flask, Response, request
 from werkzeug.datastructures import Headers
 
-from pipeserve.api.pages import is_page_path
+from pipeserve.api.surfaces import HeaderPolicy, surface_index
 from pipeserve.settings import Settings
 
 _API_POLICY = "default-src 'none'; frame-ancestors 'none'"
@@ -30,9 +32,14 @@ _COMMON = (
     ("X-Frame-Options", "DENY"),
     ("Referrer-Policy", "no-referrer"),
 )
-_API_HEADERS = (*_COMMON, ("Content-Security-Policy", _API_POLICY))
-_DOCS_HEADERS = (*_COMMON, ("Content-Security-Policy", _DOCS_POLICY))
-_PAGES_HEADERS = (*_COMMON, ("Content-Security-Policy", _PAGES_POLICY))
+_NO_STORE = (("Cache-Control", "no-store"),)
+# Per policy, every header it adds: one tuple, so a response costs one loop of add().
+_HEADERS: dict[HeaderPolicy, tuple[tuple[str, str], ...]] = {
+    HeaderPolicy.API: (*_COMMON, ("Content-Security-Policy", _API_POLICY), *_NO_STORE),
+    HeaderPolicy.DOCS: (*_COMMON, ("Content-Security-Policy", _DOCS_POLICY), *_NO_STORE),
+    HeaderPolicy.DOCS_ASSETS: (*_COMMON, ("Content-Security-Policy", _DOCS_POLICY)),
+    HeaderPolicy.PAGES: (*_COMMON, ("Content-Security-Policy", _PAGES_POLICY), *_NO_STORE),
+}
 _CORS_METHODS = "GET, POST, OPTIONS"
 _CORS_HEADERS = "Authorization, Content-Type, X-Request-ID, Inference-Header-Content-Length"
 _CORS_EXPOSED = "X-Request-ID, X-Model-Version, X-Model-Digest"
@@ -41,19 +48,20 @@ _CORS_EXPOSED = "X-Request-ID, X-Model-Version, X-Model-Digest"
 def install_security_headers(app: Flask, settings: Settings) -> None:
     """Add the security headers (and CORS headers for configured origins) to every response."""
     origins = frozenset(settings.cors_origins)
-    api_headers = (*_API_HEADERS, ("Cache-Control", "no-store"))
-    docs_headers = (*_DOCS_HEADERS, ("Cache-Control", "no-store"))
-    pages_headers = (*_PAGES_HEADERS, ("Cache-Control", "no-store"))
+    index = surface_index(app)  # filled once every blueprint is registered
+    by_endpoint: dict[str, tuple[tuple[str, str], ...]] = {}
+
+    def headers_of(endpoint: str | None) -> tuple[tuple[str, str], ...]:
+        if endpoint is not None:
+            chosen = by_endpoint.get(endpoint)
+            if chosen is None:  # first answer of this route: resolved once
+                chosen = by_endpoint[endpoint] = _HEADERS[index.of(endpoint, request.path).headers]
+            return chosen
+        return _HEADERS[index.of_path(request.path).headers]  # no route: placed by its path
 
     def secure(response: Response) -> Response:
         headers = response.headers
-        path = request.path
-        if path.startswith("/docs") and (len(path) == 5 or path[5] == "/"):
-            chosen = _DOCS_HEADERS if path.startswith("/docs/assets") else docs_headers
-        elif is_page_path(path):
-            chosen = pages_headers
-        else:
-            chosen = api_headers
+        chosen = headers_of(request.endpoint)
         # add(), not setdefault(): no view sets these, and add() does not scan the headers.
         for name, value in chosen:
             headers.add(name, value)

@@ -210,23 +210,24 @@ class Predictor:
         return Prediction(labels, None)
 
     def _check_categories(self, features: pd.DataFrame) -> None:
-        errors: list[dict[str, str]] = []
+        # No wire field: each protocol places a row's value (protocols.policy.place_model_error).
+        errors: list[dict[str, Any]] = []
         for name, allowed in self._closed.items():
             column = features[name]
             refused = np.flatnonzero(~column.isin(allowed).to_numpy())  # rows located on failure
             shown = ", ".join(sorted(allowed))
-            for row in refused.tolist():
-                value = column.iloc[row]
-                errors.append(
-                    {
-                        "field": f"instances[{row}].{name}",
-                        "message": f"must be one of the categories seen in training "
-                        f"({shown}), got {value!r}",
-                    }
-                )
+            errors.extend(
+                {
+                    "row": row,
+                    "feature": name,
+                    "message": f"must be one of the categories seen in training "
+                    f"({shown}), got {column.iloc[row]!r}",
+                }
+                for row in refused.tolist()
+            )
         if errors:
             first = errors[0]
-            raise InvalidInputError(f"{first['field']} {first['message']}", errors=errors)
+            raise InvalidInputError(f"{first['feature']} {first['message']}", errors=errors)
 
     # --- regressors: a number per row (no compiled path: compile.py makes one only for
     # pipelines with probabilities) ---------------------------------------------------------

@@ -14,75 +14,57 @@ Pure: bytes in, plain data out; no Flask.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from itertools import repeat
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import Field
 
 from pipeserve.bundle.manifest import FastPath, FeatureSpec, Lineage, Manifest
-from pipeserve.errors import InvalidInputError
 from pipeserve.inference.predictor import Prediction
 from pipeserve.inference.registry import ModelEntry, ServedModel
-from pipeserve.inference.schema import schema_title
-from pipeserve.protocols.columns import Column
-from pipeserve.protocols.instances import InstanceDecoder
-from pipeserve.protocols.jsonbody import ensure_unique_keys, loads, parse_json
+from pipeserve.protocols.instances import FIELD, InstanceDecoder
+from pipeserve.protocols.jsonbody import ensure_unique_keys, loads
 from pipeserve.protocols.policy import (
+    DecodedRequest,
+    WireModel,
     boolean,
+    decode_checked,
     refuse_unknown_fields,
     require_list,
     require_object,
     rounded,
 )
+from pipeserve.protocols.schemas import InputLimits, instances_schema
 
 _FIELDS = ("instances", "probabilities")
 
 
-@dataclass(frozen=True)
-class PredictRequest:
-    """A decoded, validated prediction request: one column per feature."""
-
-    columns: dict[str, Column]
-    rows: int
-    probabilities: bool
-
-
 class FriendlyCodec:
     """Decode prediction requests for one model version; encode its predictions."""
+
+    rows_field = FIELD
 
     def __init__(self, entry: ModelEntry, max_instances: int) -> None:
         if entry.manifest is None or entry.validator is None:
             raise ValueError(f"model {entry.name!r} is not ready; it has no input schema")
         self.manifest: Manifest = entry.manifest
         self.max_instances = max_instances
-        self._instance_model = entry.validator.model
         self.instances = InstanceDecoder(entry.validator.columns, max_instances, arrays=False)
         self._model_ref = orjson.dumps(
             {"name": self.manifest.name, "version": self.manifest.version}
         )
         self._classes = list(self.manifest.classes)
 
-    @property
-    def request_model(self) -> type[BaseModel]:
-        """The request schema of this model, for the OpenAPI document (not used to validate:
-        the column validator states the same rules)."""
-        return request_model(self.manifest, self._instance_model, self.max_instances)
-
-    def decode(self, body: bytes) -> PredictRequest:
+    def decode(self, body: bytes) -> DecodedRequest:
         """Parse and validate a request body.
 
         Raises :class:`MalformedRequestError` when the body is not JSON (or not UTF-8) and
         :class:`InvalidInputError` naming every offending field otherwise.
         """
-        try:
-            return self._decode(body)
-        except InvalidInputError:
-            parse_json(body)  # a key named twice makes the body malformed, whatever else is wrong
-            raise
+        return decode_checked(body, self._decode)
 
-    def _decode(self, body: bytes) -> PredictRequest:
+    def _decode(self, body: bytes) -> DecodedRequest:
         document = require_object(loads(body))
         refuse_unknown_fields(document, _FIELDS)
         instances = require_list(document, "instances")
@@ -91,9 +73,13 @@ class FriendlyCodec:
         # Valid, so its shape is known: every instance holds exactly the features, which tells
         # how many keys the body must have without walking it.
         ensure_unique_keys(body, len(document) + keys)
-        return PredictRequest(columns, len(instances), probabilities)
+        return DecodedRequest(columns, len(instances), probabilities)
 
-    def encode(self, prediction: Prediction) -> bytes:
+    def locate(self, request: DecodedRequest, feature: str, row: int) -> str:
+        """Where one value of ``request`` was: ``instances[3].sepal_length``."""
+        return self.instances.locate(self.instances.validator.index[feature], row)
+
+    def encode(self, prediction: Prediction, request: DecodedRequest | None = None) -> bytes:
         """The response body for ``prediction``."""
         items: list[dict[str, Any]]
         if prediction.values is not None:  # a regressor: one number per instance
@@ -113,46 +99,32 @@ class FriendlyCodec:
         return b'{"model":%b,"predictions":%b}' % (self._model_ref, orjson.dumps(items))
 
 
-def request_model(
-    manifest: Manifest, instance: type[BaseModel], max_instances: int
-) -> type[BaseModel]:
-    """The documented request schema of ``manifest``'s model."""
-    model: type[BaseModel] = create_model(
-        schema_title(manifest.name, "PredictRequest"),
-        __config__=ConfigDict(
-            extra="forbid",
-            strict=True,
-            json_schema_extra={"example": {"instances": [manifest.example]}},
-        ),
-        instances=(
-            list[instance],  # type: ignore[valid-type]
-            Field(
-                min_length=1,
-                max_length=max_instances,
-                description=f"The rows to score, 1 to {max_instances}.",
-            ),
-        ),
-        probabilities=(
-            bool,
-            Field(default=True, description="Include class probabilities per prediction."),
-        ),
-    )
-    return model
+def request_schema(instance: dict[str, Any], limits: InputLimits) -> dict[str, Any]:
+    """The JSON Schema of a request, given the schema (or reference) of one ``instance``."""
+    return {
+        "type": "object",
+        "properties": {
+            "instances": instances_schema(instance, limits),
+            "probabilities": {
+                "type": "boolean",
+                "default": True,
+                "description": "Include class probabilities per prediction.",
+            },
+        },
+        "required": ["instances"],
+        "additionalProperties": False,
+    }
 
 
 # --- documented response shapes (for the OpenAPI document) -------------------------------------
 
 
-class _Doc(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ModelRef(_Doc):
+class ModelRef(WireModel):
     name: str
     version: str
 
 
-class PredictionItem(_Doc):
+class PredictionItem(WireModel):
     label: str | None = Field(default=None, description="The predicted class (classifiers).")
     value: float | None = Field(default=None, description="The predicted number (regressors).")
     probabilities: dict[str, float] | None = Field(
@@ -166,12 +138,12 @@ class PredictionItem(_Doc):
     )
 
 
-class PredictResponse(_Doc):
+class PredictResponse(WireModel):
     model: ModelRef
     predictions: list[PredictionItem]
 
 
-class VersionSummary(_Doc):
+class VersionSummary(WireModel):
     version: str | None = Field(description="None only when the bundle is too broken to say.")
     ready: bool
     error: str | None = Field(default=None, description="Why this version is not ready.")
@@ -181,7 +153,7 @@ class VersionSummary(_Doc):
     )
 
 
-class ModelSummary(_Doc):
+class ModelSummary(WireModel):
     name: str = Field(description="The name the model is served under.")
     ready: bool = Field(description="Whether the default version can answer.")
     version: str | None = Field(
@@ -193,7 +165,7 @@ class ModelSummary(_Doc):
     versions: list[VersionSummary] = Field(default_factory=list, description="Oldest first.")
 
 
-class ModelList(_Doc):
+class ModelList(WireModel):
     models: list[ModelSummary]
 
 

@@ -6,18 +6,49 @@ the same mistake in the same words (only the field, in each protocol's terms, di
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict
 
 from pipeserve.errors import InvalidInputError
-from pipeserve.protocols.columns import invalid, json_name, summarize_errors
+from pipeserve.protocols.columns import Column, invalid, json_name, summarize_errors
+from pipeserve.protocols.jsonbody import parse_json
 
 # Probabilities in the friendly API and V1 are rounded to this many digits (V2 sends FP64 as is).
 PROBABILITY_DIGITS = 6
 BODY = "(body)"
+
+
+class WireModel(BaseModel):
+    """A documented wire shape of any protocol: no field beyond those it names."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class DecodedRequest:
+    """A decoded, validated prediction request of any protocol: one column per feature."""
+
+    columns: dict[str, Column]
+    rows: int
+    probabilities: bool
+
+
+Decoded = TypeVar("Decoded")
+
+
+def decode_checked(body: bytes, decode: Callable[[bytes], Decoded]) -> Decoded:
+    """``decode(body)``, where a body that fits no request but names a key twice is malformed
+    (400) rather than invalid: the fast decoders count keys only for bodies that fit."""
+    try:
+        return decode(body)
+    except InvalidInputError:
+        parse_json(body)  # raises MalformedRequestError for a key named twice
+        raise
 
 
 def check_row_count(count: int, max_instances: int, field: str) -> None:
@@ -75,15 +106,18 @@ def rounded(probabilities: NDArray[np.float64]) -> list[list[float]]:
     return rows
 
 
-def place_model_error(error: InvalidInputError, field: str) -> None:
-    """Give the inference core's errors (which know no wire field) the protocol's ``field`` for
-    the rows as a whole (``instances``, ``inputs``), or for one value of one row."""
+def place_model_error(
+    error: InvalidInputError, rows_field: str, locate: Callable[[str, int], str]
+) -> None:
+    """Give the inference core's errors (which know no wire format) the protocol's fields: the
+    rows as a whole at ``rows_field`` (``instances``, ``inputs``), one value of one row where
+    ``locate(feature, row)`` says (``instances[3].sepal_length``, ``inputs.x.data[3]``)."""
     errors = error.details.get("errors", [])
     unplaced = [item for item in errors if "field" not in item]
     for item in unplaced:
-        if "feature" in item:  # one row's value: instances[3].sepal_length
-            item["field"] = f"{field}[{item.pop('row')}].{item.pop('feature')}"
+        if "feature" in item:
+            item["field"] = locate(item.pop("feature"), item.pop("row"))
         else:
-            item["field"] = field
+            item["field"] = rows_field
     if unplaced:
         error.message = summarize_errors(errors)

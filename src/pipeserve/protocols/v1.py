@@ -15,41 +15,35 @@ Pure: bytes in, plain data out; no Flask.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from pipeserve.errors import InvalidInputError
 from pipeserve.inference.predictor import Prediction
 from pipeserve.inference.registry import ModelEntry
-from pipeserve.protocols.columns import Column
-from pipeserve.protocols.instances import InstanceDecoder
-from pipeserve.protocols.jsonbody import ensure_unique_keys, loads, parse_json
+from pipeserve.protocols.instances import FIELD, InstanceDecoder
+from pipeserve.protocols.jsonbody import ensure_unique_keys, loads
 from pipeserve.protocols.policy import (
+    DecodedRequest,
+    WireModel,
     boolean,
+    decode_checked,
     refuse_unknown_fields,
     require_list,
     require_object,
     rounded,
 )
+from pipeserve.protocols.schemas import InputLimits, instances_schema
 
 _FIELDS = ("instances", "parameters")
 _PARAMETERS = ("probabilities",)
 
 
-@dataclass(frozen=True)
-class V1Request:
-    """A decoded, validated V1 prediction request: one column per feature."""
-
-    columns: dict[str, Column]
-    rows: int
-    probabilities: bool
-
-
 class V1Codec:
     """Decode V1 requests for one model version; encode its predictions."""
+
+    rows_field = FIELD
 
     def __init__(self, entry: ModelEntry, max_instances: int) -> None:
         if entry.validator is None or entry.manifest is None:
@@ -59,16 +53,12 @@ class V1Codec:
         self.max_instances = max_instances
         self.instances = InstanceDecoder(entry.validator.columns, max_instances, arrays=True)
 
-    def decode(self, body: bytes) -> V1Request:
+    def decode(self, body: bytes) -> DecodedRequest:
         """Raises :class:`MalformedRequestError` or :class:`InvalidInputError` (naming every
         offending field)."""
-        try:
-            return self._decode(body)
-        except InvalidInputError:
-            parse_json(body)  # a key named twice makes the body malformed, whatever else is wrong
-            raise
+        return decode_checked(body, self._decode)
 
-    def _decode(self, body: bytes) -> V1Request:
+    def _decode(self, body: bytes) -> DecodedRequest:
         document = require_object(loads(body))
         refuse_unknown_fields(document, _FIELDS)
         instances = require_list(document, "instances")
@@ -77,7 +67,7 @@ class V1Codec:
         columns, keys = self.instances.decode(instances)
         keys += len(document) + (len(parameters) if type(parameters) is dict else 0)
         ensure_unique_keys(body, keys)
-        return V1Request(columns, len(instances), probabilities)
+        return DecodedRequest(columns, len(instances), probabilities)
 
     @staticmethod
     def _probabilities(parameters: Any) -> bool:
@@ -89,7 +79,11 @@ class V1Codec:
         )
         return boolean(parameters.get("probabilities", False), "parameters.probabilities")
 
-    def encode(self, prediction: Prediction) -> bytes:
+    def locate(self, request: DecodedRequest, feature: str, row: int) -> str:
+        """Where one value of ``request`` was: ``instances[3].sepal_length``."""
+        return self.instances.locate(self.instances.validator.index[feature], row)
+
+    def encode(self, prediction: Prediction, request: DecodedRequest | None = None) -> bytes:
         """The response body for ``prediction``."""
         if prediction.values is not None:  # a regressor: one number per instance
             return orjson.dumps({"predictions": prediction.values.tolist()})
@@ -105,26 +99,38 @@ class V1Codec:
 # --- documented shapes (for the OpenAPI document) ------------------------------------------------
 
 
-class _Doc(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def request_schema(
+    instance: dict[str, Any], values: dict[str, Any], limits: InputLimits
+) -> dict[str, Any]:
+    """The JSON Schema of a request, given the schemas (or references) of one instance as an
+    object of named features and as an array of ``values`` in feature order."""
+    return {
+        "type": "object",
+        "properties": {
+            "instances": instances_schema({"anyOf": [instance, values]}, limits),
+            "parameters": {
+                "anyOf": [
+                    {
+                        "type": "object",
+                        "properties": {
+                            _PARAMETERS[0]: {
+                                "type": "boolean",
+                                "default": False,
+                                "description": "Add class probabilities to the response.",
+                            }
+                        },
+                        "additionalProperties": False,
+                    },
+                    {"type": "null"},
+                ]
+            },
+        },
+        "required": ["instances"],
+        "additionalProperties": False,
+    }
 
 
-class V1Parameters(_Doc):
-    probabilities: bool = Field(
-        default=False, description="Add class probabilities to the response."
-    )
-
-
-class V1PredictRequest(_Doc):
-    instances: list[dict[str, Any] | list[Any]] = Field(
-        min_length=1,
-        description="Rows: objects of named features, or arrays of values in the model's "
-        "feature order (GET /api/v1/models/{name} lists it).",
-    )
-    parameters: V1Parameters | None = None
-
-
-class V1PredictResponse(_Doc):
+class V1PredictResponse(WireModel):
     predictions: list[str] | list[float] = Field(
         description="The predicted class (classifiers) or number (regressors) of each instance."
     )
@@ -133,10 +139,10 @@ class V1PredictResponse(_Doc):
     )
 
 
-class V1ModelStatus(_Doc):
+class V1ModelStatus(WireModel):
     name: str
     ready: bool
 
 
-class V1ModelList(_Doc):
+class V1ModelList(WireModel):
     models: list[str]

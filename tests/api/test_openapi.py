@@ -32,7 +32,8 @@ def test_is_a_valid_openapi_31_document(spec: dict[str, Any]) -> None:
 
 def test_documents_every_route(spec: dict[str, Any], app: APIFlask) -> None:
     """Every route is in the document: as its own path, or a prediction route as one path per
-    served model (here iris, whose only version is 1)."""
+    served model version (here iris, whose only version is the test bundle's)."""
+    (version,) = [entry.version for entry in _versions(app)]
     documented = set(spec["paths"])
     served = set()
     for rule in app.url_map.iter_rules():
@@ -40,10 +41,14 @@ def test_documents_every_route(spec: dict[str, Any], app: APIFlask) -> None:
             continue
         path = openapi_path(rule.rule)
         if rule.endpoint in PREDICTION_OPERATIONS:
-            path = path.replace("{name}", "iris").replace("{version}", "1")
+            path = path.replace("{name}", "iris").replace("{version}", str(version))
         served.add(path)
 
     assert served == documented
+
+
+def _versions(app: APIFlask) -> list[Any]:
+    return app.extensions["pipeserve"]["dataplane"].served_model("iris").versions  # type: ignore[no-any-return]
 
 
 def test_every_prediction_operation_is_a_route(app: APIFlask) -> None:

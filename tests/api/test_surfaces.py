@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from apiflask import APIBlueprint, APIFlask
 from flask.testing import FlaskClient
+from pydantic import SecretStr
 
 from pipeserve.api import create_app
 from pipeserve.api.surfaces import (
@@ -24,7 +25,9 @@ from pipeserve.settings import Settings
 def full_app(settings: Settings) -> APIFlask:
     """Every optional surface switched on: admin routes (with their token) and the docs."""
     return create_app(
-        settings.model_copy(update={"admin_enabled": True, "admin_tokens": "admin-secret"})
+        settings.model_copy(
+            update={"admin_enabled": True, "admin_tokens": SecretStr("admin-secret")}
+        )
     )
 
 

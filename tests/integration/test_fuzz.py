@@ -12,7 +12,7 @@ hang (each has a timeout, and a timeout fails the run).
 
 The server refuses values outside the training range (``PIPESERVE_OUT_OF_RANGE=reject``), so its
 document can state every limit it enforces (a huge but finite number would otherwise overflow a
-model that the document cannot predict), and takes at most 3 rows a request, so that the V2
+model that the document cannot predict), and takes at most 2 rows a request, so that the V2
 schema spells out each row count (:mod:`pipeserve.protocols.v2.schema`).
 
 The engine rather than the pytest plugin: the plugin's lazy loading (the server starts in a
@@ -40,7 +40,7 @@ pytestmark = pytest.mark.integration
 SEED = 20261125
 # Per operation, in the fuzzing phase (the other phases add their own cases). Operations without
 # parameters or body run out of distinct cases sooner.
-MAX_EXAMPLES = 60
+MAX_EXAMPLES = 30
 MIN_CASES = 500
 REQUEST_TIMEOUT = 10  # seconds; a request that takes longer is a hang
 # The models and versions the server holds: most generated names are replaced by these, so that
@@ -79,7 +79,7 @@ def server_base(
         model_dir=str(root / "models"),
         log_level="WARNING",
         out_of_range="reject",
-        max_instances="3",
+        max_instances="2",
     ) as running:
         yield running.base
 

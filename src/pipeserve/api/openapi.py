@@ -244,7 +244,7 @@ class PredictionOperation:
 # (and version). A test fails when one of them is not a route of the app.
 PREDICTION_OPERATIONS: dict[str, PredictionOperation] = {
     "models.predict": PredictionOperation("PredictRequest", _friendly_body, _friendly_example),
-    "kserve_v1.predict": PredictionOperation("V1PredictRequest", _v1_body, _v1_example),
+    "kserve_v1.predict": PredictionOperation("KServeV1Request", _v1_body, _v1_example),
     "inference_v2.infer": PredictionOperation("InferenceRequest", _v2_body, _v2_example),
 }
 
@@ -291,7 +291,7 @@ def _bound(
     assert entry.manifest is not None  # noqa: S101
     prefix = schema_title(entry.name, "")
     if not is_default:  # the default version's components keep the plain names
-        prefix += f"V{schema_title(entry.version or '', '')}"
+        prefix += f"Version{schema_title(entry.version or '', '')}"
     component = prefix + operation.suffix
     schemas.setdefault(component, operation.body(entry, limits, schemas, prefix))
     bound: dict[str, Any] = {}

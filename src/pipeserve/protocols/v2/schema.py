@@ -19,7 +19,9 @@ lists them in); the server accepts them in any order.
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -78,8 +80,21 @@ def _whole(value: float) -> int | float:
     return int(value) if abs(value) < 2**63 else value
 
 
-def _datatypes(feature: FeatureSpec) -> list[str]:
-    return ["BYTES"] if feature.dtype == "string" else sorted(NUMERIC_TYPES)
+def _datatype_groups(
+    values: Callable[[str], dict[str, Any] | None], datatypes: list[str]
+) -> list[tuple[list[str], dict[str, Any]]]:
+    """The datatypes that can carry a value at all, grouped by the schema their values obey
+    (FP32 and FP64 hold the same iris measurements): one branch per group, not per datatype."""
+    groups: dict[str, tuple[list[str], dict[str, Any]]] = {}
+    for datatype in datatypes:
+        schema = values(datatype)
+        if schema is not None:
+            groups.setdefault(json.dumps(schema, sort_keys=True), ([], schema))[0].append(datatype)
+    return list(groups.values())
+
+
+def _datatype_schema(datatypes: list[str]) -> dict[str, Any]:
+    return {"const": datatypes[0]} if len(datatypes) == 1 else {"enum": datatypes}
 
 
 def _flat(values: dict[str, Any], count: int | None, limit: int) -> dict[str, Any]:
@@ -96,10 +111,10 @@ def _feature_tensor(
     """A tensor of one feature with ``rows`` rows (``None``: any number up to the limit)."""
     top = limits.max_instances
     branches: list[dict[str, Any]] = []
-    for datatype in _datatypes(feature):
-        value = value_schema(feature, manifest, limits, datatype)
-        if value is None:
-            continue
+    datatypes = ["BYTES"] if feature.dtype == "string" else sorted(NUMERIC_TYPES)
+    for group, value in _datatype_groups(
+        lambda datatype: value_schema(feature, manifest, limits, datatype), datatypes
+    ):
         shapes: list[dict[str, Any]]
         if rows is None:
             count = {"type": "integer", "minimum": 1, "maximum": top}
@@ -121,19 +136,19 @@ def _feature_tensor(
             ({"anyOf": [flat_shape, column_shape]}, _flat(value, rows, top)),
             (column_shape, _flat(one, rows, top)),
         ):
-            branches.append(_tensor({"const": feature.name}, shape, datatype, data))
+            branches.append(_tensor({"const": feature.name}, shape, group, data))
     return {"oneOf": branches} if len(branches) > 1 else branches[0]
 
 
 def _tensor(
-    name: dict[str, Any], shape: dict[str, Any], datatype: str, data: dict[str, Any]
+    name: dict[str, Any], shape: dict[str, Any], datatypes: list[str], data: dict[str, Any]
 ) -> dict[str, Any]:
     return {
         "type": "object",
         "properties": {
             "name": name,
             "shape": shape,
-            "datatype": {"const": datatype},
+            "datatype": _datatype_schema(datatypes),
             "parameters": _parameters(binary_size=False),
             "data": data,
         },
@@ -160,11 +175,15 @@ def _matrix(manifest: Manifest, limits: InputLimits, rows: int | None) -> dict[s
     width, top = len(features), limits.max_instances
     name = {"type": "string", "not": {"enum": manifest.feature_names}}
     branches: list[dict[str, Any]] = []
-    for datatype in sorted(NUMERIC_TYPES):
+
+    def row_values(datatype: str) -> dict[str, Any] | None:
         values = [value_schema(feature, manifest, limits, datatype) for feature in features]
         if any(value is None for value in values):
-            continue
-        columns: list[dict[str, Any]] = [value for value in values if value is not None]
+            return None
+        return {"columns": values}
+
+    for group, found in _datatype_groups(row_values, sorted(NUMERIC_TYPES)):
+        columns: list[dict[str, Any]] = found["columns"]
         row = {
             "type": "array",
             "prefixItems": columns,
@@ -199,7 +218,7 @@ def _matrix(manifest: Manifest, limits: InputLimits, rows: int | None) -> dict[s
                 "maxItems": rows * width,
             }
             nested = _flat(row, rows, top)
-        branches.append(_tensor(name, shape, datatype, {"anyOf": [flat, nested]}))
+        branches.append(_tensor(name, shape, group, {"anyOf": [flat, nested]}))
     if not branches:
         return None
     return {"type": "array", "prefixItems": [{"oneOf": branches}], "items": False, "minItems": 1}

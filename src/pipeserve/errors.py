@@ -106,6 +106,12 @@ class ModelNotReadyError(PipeserveError):
 
     code = "model_not_ready"
 
+    @classmethod
+    def of(cls, label: str, reason: str | None, **details: Any) -> ModelNotReadyError:
+        """The error for model version ``label`` (``iris/2``), not ready for ``reason``: the
+        words every route and protocol uses."""
+        return cls(f"model {label} is not ready: {reason}", **details)
+
 
 class GeocoderUnavailableError(PipeserveError):
     """The configured geocoding service did not answer usably within the timeout and retries.

@@ -16,7 +16,7 @@ from pipeserve.api.context import (
 )
 from pipeserve.api.prediction import predict_response
 from pipeserve.api.problems import PREDICTION_ERRORS, raises, standard_error
-from pipeserve.errors import MalformedRequestError, ModelNotFoundError
+from pipeserve.errors import MalformedRequestError, ModelNotFoundError, ModelNotReadyError
 from pipeserve.protocols.v2 import V2Codec, V2Request, model_metadata, server_metadata
 from pipeserve.protocols.v2.wire import (
     InferenceResponse,
@@ -89,7 +89,7 @@ def model_ready(name: str, version: str | None) -> Response:
     entry = dataplane().model(name, version)
     if entry.ready:
         return json_response({"name": name, "ready": True})
-    return standard_error(_NOT_READY, f"model {entry.label} is not ready: {entry.error}")
+    return standard_error(_NOT_READY, ModelNotReadyError.of(entry.label, entry.error).message)
 
 
 @inference_v2.post("/models/<name>/infer", defaults={"version": None})

@@ -337,9 +337,7 @@ class ModelRegistry:
         """Like :meth:`entry`, and raises :class:`ModelNotReadyError` if it cannot predict."""
         entry = self.entry(name, version)
         if not entry.ready:
-            raise ModelNotReadyError(
-                f"model {entry.label} is not ready: {entry.error}", model=name, version=version
-            )
+            raise ModelNotReadyError.of(entry.label, entry.error, model=name, version=version)
         return entry
 
     def reload(self) -> ReloadReport:

@@ -20,16 +20,15 @@ from typing import Any, Literal
 import orjson
 from pydantic import Field
 
-from pipeserve.bundle.manifest import FastPath, FeatureSpec, Lineage, Manifest
+from pipeserve.bundle.manifest import FastPath, FeatureSpec, Lineage
 from pipeserve.inference.predictor import Prediction
 from pipeserve.inference.registry import ModelEntry, ServedModel
-from pipeserve.protocols.instances import FIELD, InstanceDecoder
+from pipeserve.protocols.instances import InstanceCodec
 from pipeserve.protocols.jsonbody import ensure_unique_keys, loads
 from pipeserve.protocols.policy import (
     DecodedRequest,
     WireModel,
     boolean,
-    decode_checked,
     refuse_unknown_fields,
     require_list,
     require_object,
@@ -40,29 +39,14 @@ from pipeserve.protocols.schemas import InputLimits, instances_schema
 _FIELDS = ("instances", "probabilities")
 
 
-class FriendlyCodec:
+class FriendlyCodec(InstanceCodec):
     """Decode prediction requests for one model version; encode its predictions."""
 
-    rows_field = FIELD
-
     def __init__(self, entry: ModelEntry, max_instances: int) -> None:
-        if entry.manifest is None or entry.validator is None:
-            raise ValueError(f"model {entry.name!r} is not ready; it has no input schema")
-        self.manifest: Manifest = entry.manifest
-        self.max_instances = max_instances
-        self.instances = InstanceDecoder(entry.validator.columns, max_instances, arrays=False)
+        super().__init__(entry, max_instances)
         self._model_ref = orjson.dumps(
             {"name": self.manifest.name, "version": self.manifest.version}
         )
-        self._classes = list(self.manifest.classes)
-
-    def decode(self, body: bytes) -> DecodedRequest:
-        """Parse and validate a request body.
-
-        Raises :class:`MalformedRequestError` when the body is not JSON (or not UTF-8) and
-        :class:`InvalidInputError` naming every offending field otherwise.
-        """
-        return decode_checked(body, self._decode)
 
     def _decode(self, body: bytes) -> DecodedRequest:
         document = require_object(loads(body))
@@ -75,10 +59,6 @@ class FriendlyCodec:
         ensure_unique_keys(body, len(document) + keys)
         return DecodedRequest(columns, len(instances), probabilities)
 
-    def locate(self, request: DecodedRequest, feature: str, row: int) -> str:
-        """Where one value of ``request`` was: ``instances[3].sepal_length``."""
-        return self.instances.locate(self.instances.validator.index[feature], row)
-
     def encode(self, prediction: Prediction, request: DecodedRequest | None = None) -> bytes:
         """The response body for ``prediction``."""
         items: list[dict[str, Any]]
@@ -89,7 +69,7 @@ class FriendlyCodec:
         else:
             # map() keeps building each class -> probability dict in C; the item itself is a
             # dict display (measured: faster than a dict() of zipped keys).
-            by_class = map(dict, map(zip, repeat(self._classes), rounded(prediction.probabilities)))
+            by_class = map(dict, map(zip, repeat(self.classes), rounded(prediction.probabilities)))
             items = [
                 {"label": label, "probabilities": probabilities}
                 for label, probabilities in zip(prediction.labels, by_class, strict=True)

@@ -10,8 +10,9 @@ required``).
 from __future__ import annotations
 
 from operator import itemgetter
-from typing import Any
+from typing import Any, ClassVar
 
+from pipeserve.inference.registry import ModelEntry
 from pipeserve.protocols.columns import (
     REQUIRED,
     Column,
@@ -19,7 +20,7 @@ from pipeserve.protocols.columns import (
     invalid_fields,
     json_name,
 )
-from pipeserve.protocols.policy import check_row_count
+from pipeserve.protocols.policy import DecodedRequest, check_row_count, decode_checked
 
 FIELD = "instances"
 
@@ -111,3 +112,35 @@ class InstanceDecoder:
         if problems:
             raise invalid_fields(problems)
         return list(zip(*rows, strict=True))
+
+
+class InstanceCodec:
+    """What the friendly API's and KServe V1's codecs share: one model version's instances,
+    decoded by column, and their values located as ``instances[3].sepal_length``."""
+
+    rows_field = FIELD
+    arrays: ClassVar[bool] = False
+    """Whether an instance may be an array of values in feature order (V1)."""
+
+    def __init__(self, entry: ModelEntry, max_instances: int) -> None:
+        if entry.manifest is None or entry.validator is None:
+            raise ValueError(f"model {entry.label!r} is not ready; it has no input schema")
+        self.manifest = entry.manifest
+        self.classes = list(entry.manifest.classes)
+        self.max_instances = max_instances
+        self.instances = InstanceDecoder(entry.validator.columns, max_instances, arrays=self.arrays)
+
+    def decode(self, body: bytes) -> DecodedRequest:
+        """Parse and validate a request body.
+
+        Raises :class:`MalformedRequestError` when the body is not JSON (or not UTF-8) and
+        :class:`InvalidInputError` naming every offending field otherwise.
+        """
+        return decode_checked(body, self._decode)
+
+    def _decode(self, body: bytes) -> DecodedRequest:
+        raise NotImplementedError  # pragma: no cover - each protocol's envelope
+
+    def locate(self, request: DecodedRequest, feature: str, row: int) -> str:
+        """Where one value of ``request`` was: ``instances[3].sepal_length``."""
+        return self.instances.locate(self.instances.validator.index[feature], row)

@@ -21,14 +21,12 @@ import orjson
 from pydantic import Field
 
 from pipeserve.inference.predictor import Prediction
-from pipeserve.inference.registry import ModelEntry
-from pipeserve.protocols.instances import FIELD, InstanceDecoder
+from pipeserve.protocols.instances import InstanceCodec
 from pipeserve.protocols.jsonbody import ensure_unique_keys, loads
 from pipeserve.protocols.policy import (
     DecodedRequest,
     WireModel,
     boolean,
-    decode_checked,
     refuse_unknown_fields,
     require_list,
     require_object,
@@ -40,23 +38,10 @@ _FIELDS = ("instances", "parameters")
 _PARAMETERS = ("probabilities",)
 
 
-class V1Codec:
+class V1Codec(InstanceCodec):
     """Decode V1 requests for one model version; encode its predictions."""
 
-    rows_field = FIELD
-
-    def __init__(self, entry: ModelEntry, max_instances: int) -> None:
-        if entry.validator is None or entry.manifest is None:
-            raise ValueError(f"model {entry.label!r} is not ready; it has no input schema")
-        self.classes = list(entry.manifest.classes)
-        self.feature_names = entry.manifest.feature_names
-        self.max_instances = max_instances
-        self.instances = InstanceDecoder(entry.validator.columns, max_instances, arrays=True)
-
-    def decode(self, body: bytes) -> DecodedRequest:
-        """Raises :class:`MalformedRequestError` or :class:`InvalidInputError` (naming every
-        offending field)."""
-        return decode_checked(body, self._decode)
+    arrays = True
 
     def _decode(self, body: bytes) -> DecodedRequest:
         document = require_object(loads(body))
@@ -78,10 +63,6 @@ class V1Codec:
             parameters, _PARAMETERS, "parameters.", "is not supported (known: {known})"
         )
         return boolean(parameters.get("probabilities", False), "parameters.probabilities")
-
-    def locate(self, request: DecodedRequest, feature: str, row: int) -> str:
-        """Where one value of ``request`` was: ``instances[3].sepal_length``."""
-        return self.instances.locate(self.instances.validator.index[feature], row)
 
     def encode(self, prediction: Prediction, request: DecodedRequest | None = None) -> bytes:
         """The response body for ``prediction``."""

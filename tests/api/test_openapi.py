@@ -3,6 +3,7 @@ served without internet access."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from pipeserve.api import create_app
 from pipeserve.api.openapi import PREDICTION_OPERATIONS, openapi_path
 from pipeserve.api.problems import PREDICTION_ERRORS, status_for
 from pipeserve.settings import Settings
-from tests.conftest import FEATURES
+from tests.conftest import FEATURES, copy_bundle
 
 
 @pytest.fixture
@@ -95,6 +96,27 @@ def test_each_model_version_has_its_own_request_schema(multi_client: FlaskClient
     first = named[0]["oneOf"][0]["properties"]
     assert first["name"] == {"const": FEATURES[0]}
     assert first["shape"]["anyOf"][0] == {"const": [1]}
+
+
+def test_a_version_that_is_not_the_default_gets_its_own_components(
+    tmp_path: Path, session_bundle: Path, settings: Settings
+) -> None:
+    for version in ("1", "2"):
+        copy_bundle(session_bundle, tmp_path / "iris" / version, version)
+    app = create_app(settings.model_copy(update={"model_dir": tmp_path}))
+    spec = app.test_client().get("/openapi.json").get_json()
+    validate(spec)
+
+    def component(path: str) -> str:
+        media = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+        return media["schema"]["$ref"].rsplit("/", 1)[1]  # type: ignore[no-any-return]
+
+    assert component("/api/v1/models/iris/predict") == "IrisPredictRequest"
+    assert component("/api/v1/models/iris/versions/2/predict") == "IrisPredictRequest"
+    assert component("/api/v1/models/iris/versions/1/predict") == "IrisVersion1PredictRequest"
+    assert component("/v1/models/iris:predict") == "IrisKServeV1Request"
+    assert component("/v2/models/iris/versions/1/infer") == "IrisVersion1InferenceRequest"
+    assert "parameters" in spec["components"]["schemas"]["IrisKServeV1Request"]["properties"]
 
 
 def test_error_statuses_come_from_the_one_error_table(spec: dict[str, Any]) -> None:

@@ -77,7 +77,7 @@ def value_schema(
 
 def _whole(value: float) -> int | float:
     # JSON Schema bounds of integers as integers, where a float would print as 1e+19.
-    return int(value) if abs(value) < 2**63 else value
+    return int(value) if abs(value) < 2**63 else float(value)
 
 
 def _datatype_groups(

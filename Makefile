@@ -152,8 +152,9 @@ lock: ## re-resolve the newest allowed dependencies into requirements/constraint
 	rm -rf .lock-venv
 
 .PHONY: docs
-docs: $(VENV)/.dev ## regenerate the README's settings table from pipeserve.settings
-	$(BIN)/python tools/readme_settings.py README.md
+docs: $(VENV)/.dev ## regenerate docs/settings.md (from pipeserve.settings) and docs/performance.md (from the newest bench run)
+	$(BIN)/python tools/settings_doc.py docs/settings.md
+	$(BIN)/python -m tools.performance_doc
 
 .PHONY: clean
 clean: ## remove the environment and caches (not data or models)

@@ -2,8 +2,8 @@
 
 Every field can be set by an environment variable with the ``PIPESERVE_`` prefix (for example
 ``PIPESERVE_PORT=9000``), so a Kubernetes ConfigMap or Secret configures a pod without code. The
-README's settings table is generated from the field descriptions here (``make docs``) and a test
-fails when the two drift apart.
+settings table in docs/settings.md is generated from the field descriptions here (``make docs``)
+and a test fails when the two drift apart.
 """
 
 from __future__ import annotations
@@ -274,7 +274,7 @@ class Settings(BaseSettings):
 
 
 def settings_table_markdown() -> str:
-    """Render the README's settings table from the field descriptions."""
+    """Render the settings table of docs/settings.md from the field descriptions."""
     lines = ["| variable | default | meaning |", "|---|---|---|"]
     for name, field in Settings.model_fields.items():
         default = field.default

@@ -240,3 +240,75 @@ def test_without_a_benchmark_run_the_generator_says_what_to_run(tmp_path: Path) 
 
     with pytest.raises(performance_doc.NoBenchmarkResult, match="make bench"):
         performance_doc.newest_result(tmp_path)
+
+
+def test_the_page_names_the_run_and_says_plainly_which_targets_were_missed() -> None:
+    cell = {"concurrency": 1, "batch": 1, "p50_ms": 2.0, "requests_per_s": 500.0, "errors": 0}
+    result = {
+        "date": "2026-12-02T00:21:10+00:00",
+        "command": "python -m benchmarks.bench",
+        "git": {"short": "876526b", "branch": "main"},
+        "machine": {
+            "cpu": "AMD EPYC",
+            "cores": 2,
+            "memory_gib": 23.5,
+            "kernel": "6.18",
+            "os": "Debian GNU/Linux 12 (bookworm)",
+            "python": "3.11.7",
+        },
+        "config": {"workers": 2, "duration_s": 10, "warmup_s": 2},
+        "servers": [
+            {
+                "name": "pipeserve",
+                "label": "pipeserve friendly API",
+                "available": True,
+                "cells": [cell],
+            },
+            {"name": "mlserver", "label": "MLServer", "available": False, "reason": "no venv"},
+        ],
+        "targets": [
+            {
+                "target": "a",
+                "candidate": "pipeserve",
+                "value": 0.1,
+                "op": ">=",
+                "limit": 0.75,
+                "met": False,
+            },
+            {
+                "target": "b",
+                "candidate": "pipeserve",
+                "value": 2.0,
+                "op": "<=",
+                "limit": 3.0,
+                "met": True,
+            },
+            {
+                "target": "c",
+                "candidate": "pipeserve",
+                "value": 0.2,
+                "op": ">=",
+                "limit": 4.0,
+                "met": False,
+            },
+            {
+                "target": "d",
+                "candidate": "pipeserve",
+                "value": None,
+                "op": ">=",
+                "limit": 6.0,
+                "met": None,
+            },
+        ],
+    }
+
+    page = performance_doc.render(
+        "$commit $date $machine $load_before\n$verdict\n$summary_table", result, "r.json"
+    )
+
+    assert page.startswith("876526b 2026-12-02 00:21 UTC AMD EPYC, 2 cores")
+    assert "not recorded" in page
+    assert "met 1 of the 3 targets this run measured and missed 2 (most of them)" in page
+    assert "1 could not be measured: MLServer did not answer" in page
+    assert "| pipeserve friendly API | 2.00 | - |" in page
+    assert "| MLServer | unavailable: no venv |" in page

@@ -44,7 +44,7 @@ def _recorded_at(path: Path) -> datetime:
     return datetime.fromisoformat(json.loads(path.read_text(encoding="utf-8"))["date"])
 
 
-def _verdict(targets: list[dict[str, Any]]) -> str:
+def _verdict(targets: list[dict[str, Any]], servers: list[dict[str, Any]]) -> str:
     measured = [t for t in targets if t["met"] is not None]
     met = sum(1 for t in measured if t["met"])
     missed = len(measured) - met
@@ -60,7 +60,13 @@ def _verdict(targets: list[dict[str, Any]]) -> str:
             f"{missed}{most}.** Each row marked **no** below is open work on the serving core."
         )
     if unmeasured:
-        text += f" {unmeasured} could not be measured in this run (not measured: n/a)."
+        missing = [s["label"] for s in servers if not s["available"]]
+        why = (
+            f": {', '.join(missing)} did not answer (see the table)"
+            if missing
+            else ": their rows were not in this run"
+        )
+        text += f" {unmeasured} could not be measured{why}."
     return text
 
 
@@ -117,7 +123,7 @@ def render(template: str, result: dict[str, Any], result_file: str) -> str:
         "load_after": _load(config.get("load_average_after")),
         "result_file": result_file,
         "summary_table": report.summary_markdown(servers),
-        "verdict": _verdict(result["targets"]),
+        "verdict": _verdict(result["targets"], servers),
         "targets_table": report.targets_markdown(result["targets"]),
         "ready_table": _ready_table(servers),
         "hostile": _hostile(servers),

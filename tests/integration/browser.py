@@ -108,9 +108,13 @@ class Page:
             raise AssertionError(f"{expression}: {result['exceptionDetails']}")
         return result["result"].get("value")
 
-    def screenshot(self, path: Path) -> None:
-        size = self.send("Page.getLayoutMetrics")["cssContentSize"]
-        clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
+    def screenshot(self, path: Path, *, full_page: bool = True) -> None:
+        """A PNG of the whole page, or of the window only (``full_page=False``)."""
+        metrics = self.send("Page.getLayoutMetrics")
+        size = metrics["cssContentSize"] if full_page else metrics["cssLayoutViewport"]
+        width = size["width"] if full_page else size["clientWidth"]
+        height = size["height"] if full_page else size["clientHeight"]
+        clip = {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}
         shot = self.send(
             "Page.captureScreenshot", format="png", clip=clip, captureBeyondViewport=True
         )

@@ -108,13 +108,11 @@ class Page:
             raise AssertionError(f"{expression}: {result['exceptionDetails']}")
         return result["result"].get("value")
 
-    def screenshot(self, path: Path, *, full_page: bool = True) -> None:
-        """A PNG of the whole page, or of the window only (``full_page=False``)."""
-        metrics = self.send("Page.getLayoutMetrics")
-        size = metrics["cssContentSize"] if full_page else metrics["cssLayoutViewport"]
-        width = size["width"] if full_page else size["clientWidth"]
-        height = size["height"] if full_page else size["clientHeight"]
-        clip = {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}
+    def screenshot(self, path: Path, *, height: float | None = None) -> None:
+        """A PNG of the whole page, or of its top ``height`` CSS pixels."""
+        size = self.send("Page.getLayoutMetrics")["cssContentSize"]
+        shown = size["height"] if height is None else min(height, size["height"])
+        clip = {"x": 0, "y": 0, "width": size["width"], "height": shown, "scale": 1}
         shot = self.send(
             "Page.captureScreenshot", format="png", clip=clip, captureBeyondViewport=True
         )

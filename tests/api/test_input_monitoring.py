@@ -175,6 +175,7 @@ def test_an_unmatched_address_is_flagged_alike_on_both_paths(
     assert _counted(client, "address_unmatched") == 1
     card = client.get("/models/credit").get_data(as_text=True)
     assert "noted by the pipeline" in card
+    assert 'id="noted-address">1<' in card
 
 
 @pytest.mark.parametrize("path", ["onnx", "sklearn"])

@@ -56,6 +56,13 @@ test: $(VENV)/.dev browser lint typecheck pytest bandit audit deploy-check conta
 browser: ## install Debian's chromium for the page tests, if missing
 	command -v chromium > /dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 
+# The docs' picture of a model card: the project's iris bundle in the browser test's Chromium (the
+# bundle is pinned by dvc.lock, so the picture changes only with it or with the page's look).
+.PHONY: card-screenshot
+card-screenshot: models $(VENV)/.dev browser ## write docs/images/model-card.png (the iris card in Chromium)
+	CARD_SCREENSHOT=$(CURDIR)/docs/images/model-card.png $(BIN)/pytest --no-cov -q \
+		tests/integration/test_model_card_browser.py
+
 .PHONY: lint
 lint: $(VENV)/.dev ## ruff lint and format check
 	$(BIN)/ruff check .

@@ -100,7 +100,8 @@ class Settings(BaseSettings):
     out_of_range: Literal["accept", "flag", "reject"] = Field(
         default="flag",
         description="What an input unlike the training data does (a number outside the "
-        "training range, an unseen category): accept = only counted in the metrics; flag = "
+        "training range, an unseen category, or a fact a pipeline step reports, such as an "
+        "address that matched no place): accept = only counted in the metrics; flag = "
         "also a warning per prediction in the friendly API; reject = a 422 naming the field.",
     )
     monitor_window: int = Field(

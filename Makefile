@@ -56,6 +56,13 @@ test: $(VENV)/.dev browser lint typecheck pytest bandit audit deploy-check conta
 browser: ## install Debian's chromium for the page tests, if missing
 	command -v chromium > /dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 
+# The docs' picture of a model card: the project's iris bundle in the browser test's Chromium (the
+# bundle is pinned by dvc.lock, so the picture changes only with it or with the page's look).
+.PHONY: card-screenshot
+card-screenshot: models $(VENV)/.dev browser ## write docs/images/model-card.png (the iris card in Chromium)
+	CARD_SCREENSHOT=$(CURDIR)/docs/images/model-card.png $(BIN)/pytest --no-cov -q \
+		tests/integration/test_model_card_browser.py
+
 .PHONY: lint
 lint: $(VENV)/.dev ## ruff lint and format check
 	$(BIN)/ruff check .
@@ -152,8 +159,9 @@ lock: ## re-resolve the newest allowed dependencies into requirements/constraint
 	rm -rf .lock-venv
 
 .PHONY: docs
-docs: $(VENV)/.dev ## regenerate the README's settings table from pipeserve.settings
-	$(BIN)/python tools/readme_settings.py README.md
+docs: $(VENV)/.dev ## regenerate docs/settings.md (from pipeserve.settings) and docs/performance.md (from the newest bench run)
+	$(BIN)/python tools/settings_doc.py docs/settings.md
+	$(BIN)/python -m tools.performance_doc
 
 .PHONY: clean
 clean: ## remove the environment and caches (not data or models)

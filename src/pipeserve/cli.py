@@ -223,7 +223,8 @@ def bundle() -> None:
     "--confusion",
     "confusion_path",
     type=EXISTING_FILE,
-    help="The evaluate stage's actual,predicted table: drawn as the model card's confusion matrix.",
+    help="The evaluate stage's actual,predicted table: the model card's confusion matrix (a "
+    "classifier) or residual plot (a regressor).",
 )
 @click.option("--output", type=PATH, required=True, help="Bundle directory to serve.")
 @TRUSTED

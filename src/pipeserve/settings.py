@@ -2,8 +2,8 @@
 
 Every field can be set by an environment variable with the ``PIPESERVE_`` prefix (for example
 ``PIPESERVE_PORT=9000``), so a Kubernetes ConfigMap or Secret configures a pod without code. The
-README's settings table is generated from the field descriptions here (``make docs``) and a test
-fails when the two drift apart.
+settings table in docs/settings.md is generated from the field descriptions here (``make docs``)
+and a test fails when the two drift apart.
 """
 
 from __future__ import annotations
@@ -100,7 +100,8 @@ class Settings(BaseSettings):
     out_of_range: Literal["accept", "flag", "reject"] = Field(
         default="flag",
         description="What an input unlike the training data does (a number outside the "
-        "training range, an unseen category): accept = only counted in the metrics; flag = "
+        "training range, an unseen category, or a fact a pipeline step reports, such as an "
+        "address that matched no place): accept = only counted in the metrics; flag = "
         "also a warning per prediction in the friendly API; reject = a 422 naming the field.",
     )
     monitor_window: int = Field(
@@ -274,7 +275,7 @@ class Settings(BaseSettings):
 
 
 def settings_table_markdown() -> str:
-    """Render the README's settings table from the field descriptions."""
+    """Render the settings table of docs/settings.md from the field descriptions."""
     lines = ["| variable | default | meaning |", "|---|---|---|"]
     for name, field in Settings.model_fields.items():
         default = field.default

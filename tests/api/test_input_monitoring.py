@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,13 @@ import pytest
 from flask.testing import FlaskClient
 
 from pipeserve.api import create_app
+from pipeserve.bundle.io import load_bundle
+from pipeserve.project.params import ProjectParams, load_params
 from pipeserve.settings import Settings
-from tests.conftest import FEATURES, iris_frame
+from pipeserve.training.evaluate import evaluate
+from pipeserve.training.publish import publish
+from pipeserve.training.train import train
+from tests.conftest import FEATURES, PROJECT, iris_frame
 
 FAR = {"sepal_length": 1e200, "sepal_width": 3.0, "petal_length": 4.0, "petal_width": 1.2}
 WARNING = "sepal_length 1e+200 is outside the training range [4.3, 7.9]"
@@ -112,3 +118,110 @@ def test_drift_metric_stays_flat_for_training_rows_and_rises_when_shifted(
     assert _metric(shifted, "pipeserve_input_out_of_range_total", "petal_length") > 10 * typical
     card = shifted.get("/models/iris").get_data(as_text=True)
     assert "Live: this worker" in card
+
+
+# --- what the pipeline's own steps report: the credit example's geocoder ---------------------
+
+APPLICANT = {
+    "address": "Hohe Straße 12, Köln",
+    "age": 41,
+    "income": 3200.0,
+    "loan_amount": 15000.0,
+    "term_months": 48,
+}
+NOWHERE = {**APPLICANT, "address": "Hauptstraße 1, Atlantis"}
+IMPUTED = "address matched no known place; coordinates imputed"
+
+
+@pytest.fixture(scope="module")
+def compiled_credit(
+    tmp_path_factory: pytest.TempPathFactory, credit_split: tuple[Path, Path]
+) -> Path:
+    """The credit pipeline with logistic regression, whose compiled form runs the geocoding
+    step in Python and the rest in onnxruntime (the gradient-boosted default has none)."""
+    workdir = tmp_path_factory.mktemp("credit-lr")
+    loaded = load_params(PROJECT / "params.yaml", "credit")
+    train_section = {**loaded.train.model_dump(), **loaded.train.builder_params}
+    params = ProjectParams.model_validate(
+        {**loaded.model_dump(), "train": {**train_section, "estimator": "logistic_regression"}}
+    )
+    train(params, credit_split[0], workdir / "trained")
+    evaluate(workdir / "trained", credit_split[1], "outcome", workdir / "m.json", workdir / "c.csv")
+    bundle = workdir / "models" / "credit"
+    publish(workdir / "trained", workdir / "m.json", list(credit_split), {}, bundle)
+    assert load_bundle(bundle).manifest.fast_path.verified  # type: ignore[union-attr]
+    return bundle
+
+
+@pytest.fixture
+def credit_models(model_dir: Path, compiled_credit: Path) -> Path:
+    shutil.copytree(compiled_credit, model_dir / "credit")
+    return model_dir
+
+
+def _credit(client: FlaskClient, rows: list[dict[str, Any]]) -> Any:
+    return client.post("/api/v1/models/credit/predict", json={"instances": rows})
+
+
+def _counted(client: FlaskClient, kind: str) -> float:
+    text = client.get("/metrics").get_data(as_text=True)
+    found = re.search(
+        rf'^pipeserve_input_out_of_range_total\{{(?=[^}}]*model="credit")(?=[^}}]*feature='
+        rf'"address")(?=[^}}]*kind="{kind}")[^}}]*\}} (\S+)$',
+        text,
+        re.M,
+    )
+    return float(found.group(1)) if found else 0.0
+
+
+@pytest.mark.parametrize("path", ["onnx", "sklearn"])
+def test_an_unmatched_address_is_flagged_alike_on_both_paths(
+    credit_models: Path, path: str
+) -> None:
+    client = _client(credit_models, inference_path=path)
+
+    answer = _credit(client, [APPLICANT, NOWHERE])
+
+    assert answer.status_code == 200, answer.get_json()
+    first, second = answer.get_json()["predictions"]
+    assert "warnings" not in first
+    assert second["warnings"] == [IMPUTED]
+    assert _counted(client, "address_unmatched") == 1
+    card = client.get("/models/credit").get_data(as_text=True)
+    assert "noted by the pipeline" in card
+    assert 'id="noted-address">1<' in card
+
+
+@pytest.mark.parametrize("path", ["onnx", "sklearn"])
+def test_an_unmatched_address_under_reject_is_a_422_naming_the_field(
+    credit_models: Path, path: str
+) -> None:
+    client = _client(credit_models, inference_path=path, out_of_range="reject")
+
+    answer = _credit(client, [APPLICANT, NOWHERE])
+    typical = _credit(client, [APPLICANT])
+
+    assert answer.status_code == 422
+    assert answer.get_json()["errors"] == [
+        {"field": "instances[1].address", "message": "matched no known place"}
+    ]
+    assert typical.status_code == 200
+    assert _counted(client, "address_unmatched") == 1
+
+
+def test_an_unmatched_address_under_accept_is_only_counted(credit_models: Path) -> None:
+    client = _client(credit_models, out_of_range="accept")
+
+    answer = _credit(client, [NOWHERE, APPLICANT])
+
+    assert answer.status_code == 200
+    assert all("warnings" not in p for p in answer.get_json()["predictions"])
+    assert _counted(client, "address_unmatched") == 1
+
+
+def test_the_warning_stays_with_its_row_when_requests_are_batched(credit_models: Path) -> None:
+    client = _client(credit_models, batching=True)
+
+    answer = _credit(client, [APPLICANT, APPLICANT, NOWHERE])
+
+    assert [p.get("warnings") for p in answer.get_json()["predictions"]] == [None, None, [IMPUTED]]

@@ -23,6 +23,7 @@ from pipeserve.features.geocoders.base import GeocodeResult
 from pipeserve.features.geocoding import Geocoder, join_address
 from pipeserve.features.geography import NearestCityDistance, haversine_km
 from pipeserve.features.interactions import RatioFeatures
+from pipeserve.features.notes import RowNote, collecting
 
 
 @parametrize_with_checks(
@@ -97,6 +98,46 @@ def test_unmatched_addresses_are_missing_features_by_default() -> None:
     assert np.isnan(result[1:, :2]).all()
     assert (result[1:, 2] == 0).all()
     assert backend.calls == ["Köln", "Atlantis"]  # an empty cell is not sent anywhere
+
+
+def test_rows_given_imputed_coordinates_are_noted_for_the_server() -> None:
+    frame = pd.DataFrame({"address": ["Köln", "Atlantis", None, "Köln", "Utopia"]})
+    geocoder = Geocoder(FakeBackend({"Köln": KOELN})).fit(frame)
+
+    with collecting() as notes:
+        geocoder.transform(frame)
+
+    unmatched = "matched no known place; coordinates imputed"
+    assert notes == [
+        RowNote(1, "address", unmatched, "address_unmatched", "matched no known place"),
+        RowNote(4, "address", unmatched, "address_unmatched", "matched no known place"),
+        RowNote(2, "address", "is empty; coordinates imputed", "address_empty", "is empty"),
+    ]
+
+
+def test_outside_a_prediction_nothing_is_collected() -> None:
+    frame = pd.DataFrame({"address": ["Atlantis"]})
+    geocoder = Geocoder(FakeBackend({})).fit(frame)
+
+    geocoder.transform(frame)  # training, evaluation, a notebook: no collector, no effect
+    with collecting() as notes:
+        pass
+
+    assert notes == []
+
+
+def test_rows_not_looked_up_because_the_service_is_down_are_noted() -> None:
+    frame = pd.DataFrame({"address": ["Köln", "Bonn"]})
+    geocoder = Geocoder(FakeBackend({}, down=True)).fit(frame)
+
+    with collecting() as notes:
+        geocoder.transform(frame)
+
+    assert [(note.row, note.kind) for note in notes] == [
+        (0, "geocoder_unavailable"),
+        (1, "geocoder_unavailable"),
+    ]
+    assert notes[0].detail == "could not be geocoded (service unavailable); coordinates imputed"
 
 
 def test_the_reject_policy_names_the_field_and_the_rows() -> None:

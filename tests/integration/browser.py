@@ -108,9 +108,11 @@ class Page:
             raise AssertionError(f"{expression}: {result['exceptionDetails']}")
         return result["result"].get("value")
 
-    def screenshot(self, path: Path) -> None:
+    def screenshot(self, path: Path, *, height: float | None = None) -> None:
+        """A PNG of the whole page, or of its top ``height`` CSS pixels."""
         size = self.send("Page.getLayoutMetrics")["cssContentSize"]
-        clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
+        shown = size["height"] if height is None else min(height, size["height"])
+        clip = {"x": 0, "y": 0, "width": size["width"], "height": shown, "scale": 1}
         shot = self.send(
             "Page.captureScreenshot", format="png", clip=clip, captureBeyondViewport=True
         )

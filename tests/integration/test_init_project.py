@@ -187,6 +187,16 @@ def test_the_three_protocols_agree_on_the_value(server: str) -> None:
     assert output["data"] == [value]
 
 
+def test_the_card_shows_the_regressors_residual_plot(server: str) -> None:
+    card = requests.get(f"{server}/models/{MODEL}", timeout=10).text
+    plot = requests.get(f"{server}/models/{MODEL}/figures/residuals.svg", timeout=10)
+
+    assert 'id="residuals"' in card
+    assert plot.status_code == 200
+    assert plot.headers["Content-Type"].startswith("image/svg+xml")
+    assert "<circle " in plot.text
+
+
 def test_an_unknown_district_follows_the_encoders_handle_unknown(server: str) -> None:
     answer = requests.post(
         f"{server}/api/v1/models/{MODEL}/predict",

@@ -95,7 +95,8 @@ class Metrics:
             "pipeserve_input_out_of_range",
             "Input values unlike the training data, by model, version, feature and kind "
             "(outside_range: a number outside the training range; unseen: a category not seen "
-            "in training).",
+            "in training; other kinds are reported by the pipeline's steps, e.g. "
+            "address_unmatched: an address geocoded to no place, coordinates imputed).",
             ["model", "version", "feature", "kind"],
             registry=self.registry,
         )
@@ -125,6 +126,8 @@ class Metrics:
             self.out_of_range.labels(entry.name, version, feature, "outside_range").inc(count)
         for feature, count in report.unseen.items():
             self.out_of_range.labels(entry.name, version, feature, "unseen").inc(count)
+        for (feature, kind), count in report.noted.items():  # told by the pipeline's steps
+            self.out_of_range.labels(entry.name, version, feature, kind).inc(count)
         monitor = entry.monitor
         now = time.monotonic()
         if monitor is None or self._drift_due.get(id(monitor), 0.0) > now:

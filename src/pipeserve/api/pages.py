@@ -1,11 +1,13 @@
-"""Pages for people: ``/`` lists the served models, ``/models/<name>`` is a model's card.
+"""Pages for people: ``/`` lists the served models, ``/models/<name>`` is a model's card and
+``/models/<name>/versions/<version>`` the card of one of its versions.
 
 A card shows what the bundle says about the model (version, digest, what it was built from, the
-pipeline's steps, test metrics, the confusion matrix, the inputs with their training ranges), an
-example request for each protocol, and the live input monitoring of this process. Everything is
-rendered on the server from the bundle: the pictures were drawn when the bundle was built, so a
-worker on the compiled path needs neither scikit-learn nor a plotting library. The pages load
-nothing but their own stylesheet and pictures, and run no script (see ``security``).
+pipeline's steps, test metrics, the confusion matrix or residual plot, the inputs with their
+training ranges), an example request for each protocol, and the live input monitoring of this
+process. Everything is rendered on the server from the bundle: the pictures were drawn when the
+bundle was built, so a worker on the compiled path needs neither scikit-learn nor a plotting
+library. The pages load nothing but their own stylesheet and pictures, and run no script (see
+``security``).
 """
 
 from __future__ import annotations
@@ -14,12 +16,12 @@ import json
 from typing import Any
 
 from apiflask import APIBlueprint
-from flask import Response, render_template, request
+from flask import Response, render_template, request, url_for
 
 from pipeserve.api.context import dataplane, settings, version_header
 from pipeserve.bundle.manifest import Manifest
 from pipeserve.errors import ModelNotFoundError, ModelNotReadyError
-from pipeserve.inference.registry import ModelEntry
+from pipeserve.inference.registry import ModelEntry, ServedModel
 
 pages = APIBlueprint(
     "pages",
@@ -70,18 +72,34 @@ def index() -> str:
 @pages.doc(
     summary="A model's card (HTML)",
     description="Version and bundle digest, what the model was built from, its pipeline, test "
-    "metrics and confusion matrix, its inputs with their training ranges and live monitoring, "
-    "and an example request for each protocol.",
+    "metrics and confusion matrix (or residual plot), its inputs with their training ranges "
+    "and live monitoring, and an example request for each protocol: of the version that "
+    "answers requests naming none.",
     responses={**_media("text/html", "An HTML page."), 404: "No model of that name."},
 )
 def card(name: str) -> Response:
+    model = dataplane().served_model(name)
+    return _card_page(model, model.default)
+
+
+@pages.get("/models/<name>/versions/<version>")
+@pages.doc(
+    summary="A model version's card (HTML)",
+    description="The card of one version of a model, the default one or another.",
+    responses={**_media("text/html", "An HTML page."), 404: "No such model or version."},
+)
+def version_card(name: str, version: str) -> Response:
     plane = dataplane()
     model = plane.served_model(name)
-    entry = model.default
+    return _card_page(model, plane.model(name, version))
+
+
+def _card_page(model: ServedModel, entry: ModelEntry) -> Response:
     body = render_template(
         "pages/card.html",
         model=model,
         entry=entry,
+        is_default=entry is model.default,
         card=_card(entry) if entry.manifest is not None else None,
         source_revision=settings().source_revision,
         monitoring=entry.monitor.snapshot() if entry.monitor else None,
@@ -94,20 +112,39 @@ def card(name: str) -> Response:
     return Response(body, mimetype="text/html", headers=version_header(entry))
 
 
+_FIGURE_DOC = (
+    "Drawn when the bundle was built and pinned by its sha256 in bundle.json: `confusion` (the "
+    "confusion matrix on the test split, classifiers), `residuals` (actual minus predicted on "
+    "the test split, regressors) or `pipeline` (its steps)."
+)
+
+
 @pages.get("/models/<name>/figures/<role>.svg")
 @pages.doc(
     summary="A picture of a model's card",
-    description="Drawn when the bundle was built and pinned by its sha256 in bundle.json: "
-    "`confusion` (the confusion matrix on the test split) or `pipeline` (its steps).",
+    description=_FIGURE_DOC,
     responses={**_media(_SVG, "An SVG picture."), 404: "No such model or picture."},
 )
 def figure(name: str, role: str) -> Response:
-    entry = dataplane().model(name)
+    return _figure(dataplane().model(name), role)
+
+
+@pages.get("/models/<name>/versions/<version>/figures/<role>.svg")
+@pages.doc(
+    summary="A picture of a model version's card",
+    description=_FIGURE_DOC,
+    responses={**_media(_SVG, "An SVG picture."), 404: "No such model, version or picture."},
+)
+def version_figure(name: str, version: str, role: str) -> Response:
+    return _figure(dataplane().model(name, version), role)
+
+
+def _figure(entry: ModelEntry, role: str) -> Response:
     picture = entry.figures.get(role)
     if picture is None:
+        known = ", ".join(entry.figures) or "none"
         raise ModelNotFoundError(
-            f"model {name!r} has no {role!r} picture (known: {', '.join(entry.figures) or 'none'})",
-            model=name,
+            f"model {entry.label} has no {role!r} picture (known: {known})", model=entry.name
         )
     return Response(picture, mimetype=_SVG, headers=version_header(entry))
 
@@ -137,8 +174,15 @@ def _card(entry: ModelEntry) -> dict[str, Any]:
         ],
         "params": json.dumps(manifest.lineage.params, indent=2, sort_keys=True),
         "examples": _examples(entry),
-        "figures": sorted(entry.figures),
+        "figures": {role: _figure_url(entry, role) for role in sorted(entry.figures)},
     }
+
+
+def _figure_url(entry: ModelEntry, role: str) -> str:
+    """A picture of this very version: the default card's own URL would follow a reload."""
+    if entry.version:
+        return url_for("pages.version_figure", name=entry.name, version=entry.version, role=role)
+    return url_for("pages.figure", name=entry.name, role=role)
 
 
 def _examples(entry: ModelEntry) -> list[dict[str, str]]:

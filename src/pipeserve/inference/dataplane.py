@@ -95,7 +95,7 @@ class DataPlane:
             columns = {name: [row[name] for row in rows] for name in predictor.feature_names}
             return self.predict_columns(entry, columns, probabilities=probabilities)
         prediction = predictor.predict_rows(rows, probabilities=probabilities)
-        return self._observed(entry, prediction)
+        return self._observed(entry, self._flagged(entry, prediction, None))
 
     def predict_columns(
         self,
@@ -116,9 +116,25 @@ class DataPlane:
             prediction = batcher.predict(columns, rows, probabilities=probabilities)
         else:
             prediction = predictor.predict_columns(columns, probabilities=probabilities)
+        return self._observed(entry, self._flagged(entry, prediction, report))
+
+    def _flagged(
+        self, entry: ModelEntry, prediction: Prediction, report: InputReport | None
+    ) -> Prediction:
+        """``prediction`` with the findings of ``report`` and what the pipeline's own steps
+        noted (:mod:`pipeserve.features.notes`) as warnings, as the policy says; the notes are
+        counted like the monitor's findings and refused under ``reject``."""
+        if prediction.notes:
+            noted = InputReport.of_notes(prediction.notes)
+            if entry.monitor is not None:
+                entry.monitor.count_notes(noted)
+            if self._on_inputs is not None:
+                self._on_inputs(entry, noted)
+            self._enforce(noted)
+            report = noted if report is None else report.merged(noted)
         if report is not None and report.findings and self._out_of_range == "flag":
             prediction = replace(prediction, warnings=report.by_row())
-        return self._observed(entry, prediction)
+        return prediction
 
     def _monitored(
         self, entry: ModelEntry, columns: Mapping[str, Sequence[Any] | NDArray[Any]]
@@ -128,15 +144,23 @@ class DataPlane:
         report = entry.monitor.observe(columns)
         if self._on_inputs is not None:
             self._on_inputs(entry, report)
+        self._enforce(report)
+        return report
+
+    def _enforce(self, report: InputReport) -> None:
+        """Raises :class:`InvalidInputError` for ``report``'s findings under ``reject``."""
         if report.findings and self._out_of_range == "reject":
             # No wire field here: the protocol places each finding (place_model_error).
             errors = [
-                {"row": finding.row, "feature": finding.feature, "message": finding.detail}
+                {
+                    "row": finding.row,
+                    "feature": finding.feature,
+                    "message": finding.refusal or finding.detail,
+                }
                 for finding in report.findings
             ]
-            first = report.findings[0]
-            raise InvalidInputError(f"{first.feature} {first.detail}", errors=errors)
-        return report
+            first = errors[0]
+            raise InvalidInputError(f"{first['feature']} {first['message']}", errors=errors)
 
     def _batcher(
         self, entry: ModelEntry, predictor: Predictor, options: BatchingOptions

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pipeserve.bundle.manifest import Manifest
+from pipeserve.features.notes import RowNote
 
 OutOfRangePolicy = Literal["accept", "flag", "reject"]
 # Shares below this count as this (an empty bin would make the PSI infinite).
@@ -34,6 +35,9 @@ class Finding:
     row: int
     feature: str
     detail: str  # what is wrong with the value, without the feature's name
+    # The detail when the request is refused instead (a pipeline's note says what it did
+    # with the value, which a refusal did not do); empty: the same as ``detail``.
+    refusal: str = ""
 
     @property
     def message(self) -> str:
@@ -49,6 +53,30 @@ class InputReport:
     findings: list[Finding] = field(default_factory=list)
     out_of_range: dict[str, int] = field(default_factory=dict)
     unseen: dict[str, int] = field(default_factory=dict)
+    # What the pipeline's own steps noted (pipeserve.features.notes), per (feature, kind).
+    noted: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    @classmethod
+    def of_notes(cls, notes: Sequence[RowNote]) -> InputReport:
+        """The report of what a pipeline's steps noted about a request's rows."""
+        report = cls()
+        for note in notes:
+            report.findings.append(Finding(note.row, note.feature, note.detail, note.refusal))
+            key = (note.feature, note.kind)
+            report.noted[key] = report.noted.get(key, 0) + 1
+        return report
+
+    def merged(self, other: InputReport) -> InputReport:
+        """This report's findings and counts followed by ``other``'s."""
+        noted = dict(self.noted)
+        for key, count in other.noted.items():
+            noted[key] = noted.get(key, 0) + count
+        return InputReport(
+            [*self.findings, *other.findings],
+            {**self.out_of_range, **other.out_of_range},
+            {**self.unseen, **other.unseen},
+            noted,
+        )
 
     def by_row(self) -> dict[int, list[str]]:
         """The findings' messages per row index (rows without findings are absent)."""
@@ -167,6 +195,7 @@ class FeatureSnapshot:
     out_of_range: int = 0
     unseen: int = 0
     psi: float | None = None
+    noted: int = 0  # rows the pipeline's own steps noted (pipeserve.features.notes)
 
 
 class InputMonitor:
@@ -279,12 +308,18 @@ class InputMonitor:
             for row in rows
         )
 
+    def count_notes(self, report: InputReport) -> None:
+        """Add what the pipeline's steps noted (:meth:`InputReport.of_notes`) to the totals."""
+        with self._lock:
+            for (name, _kind), count in report.noted.items():
+                self._totals.setdefault(name, FeatureSnapshot()).noted += count
+
     def snapshot(self) -> dict[str, FeatureSnapshot]:
         """Per feature: totals since start and the PSI of the window (``None`` until it holds
         :data:`MIN_ROWS` rows, or for free text)."""
         with self._lock:
             result = {
-                name: FeatureSnapshot(totals.out_of_range, totals.unseen)
+                name: FeatureSnapshot(totals.out_of_range, totals.unseen, noted=totals.noted)
                 for name, totals in self._totals.items()
             }
             enough = min(MIN_ROWS, self.window)

@@ -7,7 +7,7 @@ no protocol's field names.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import chain
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal
@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from pipeserve.bundle.io import LoadedBundle
 from pipeserve.bundle.manifest import Manifest
 from pipeserve.errors import BundleError, InvalidInputError
+from pipeserve.features.notes import RowNote, collecting
 from pipeserve.inference.compiled import CompiledPipeline
 
 if TYPE_CHECKING:
@@ -41,6 +42,25 @@ class Prediction:
     # Per row index, what input monitoring flagged (PIPESERVE_OUT_OF_RANGE=flag); see
     # pipeserve.inference.monitoring.
     warnings: dict[int, list[str]] = field(default_factory=dict)
+    # What the pipeline's own steps reported about rows (pipeserve.features.notes), which the
+    # data plane treats like the monitor's findings.
+    notes: tuple[RowNote, ...] = ()
+
+    def rows(self, start: int, stop: int) -> Prediction:
+        """Rows ``start`` to ``stop`` of this prediction, renumbered from 0 (a coalesced batch
+        split back into its requests)."""
+        proba, values = self.probabilities, self.values
+        return Prediction(
+            self.labels[start:stop],
+            proba[start:stop] if proba is not None else None,
+            values[start:stop] if values is not None else None,
+            {row - start: w for row, w in self.warnings.items() if start <= row < stop},
+            tuple(
+                replace(note, row=note.row - start)
+                for note in self.notes
+                if start <= note.row < stop
+            ),
+        )
 
 
 class Predictor:
@@ -183,11 +203,17 @@ class Predictor:
         return self.predict_frame(frame, probabilities=probabilities)
 
     def predict_frame(self, frame: pd.DataFrame, *, probabilities: bool = True) -> Prediction:
-        """Predict for a frame holding (at least) the bundle's feature columns.
+        """Predict for a frame holding (at least) the bundle's feature columns; what the
+        pipeline's steps noted about rows is in :attr:`Prediction.notes`.
 
         Raises :class:`InvalidInputError` when finite inputs are too large for the pipeline's
         arithmetic (an engineered feature or a scaling step overflows).
         """
+        with collecting() as notes:
+            prediction = self._predict_frame(frame, probabilities)
+        return replace(prediction, notes=tuple(notes)) if notes else prediction
+
+    def _predict_frame(self, frame: pd.DataFrame, probabilities: bool) -> Prediction:
         features = frame[self.feature_names]
         if self._closed:
             self._check_categories(features)

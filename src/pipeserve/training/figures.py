@@ -1,5 +1,5 @@
-"""The model card's pictures, drawn when the bundle is built: the confusion matrix and the
-pipeline's steps, as plain SVG.
+"""The model card's pictures, drawn when the bundle is built: the confusion matrix (a
+classifier) or the residual plot (a regressor) and the pipeline's steps, as plain SVG.
 
 They are files of the bundle (pinned by sha256 like every other), so a server shows them
 without scikit-learn or a plotting library, and the same fitted pipeline and test results give
@@ -10,12 +10,14 @@ presentation attributes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr  # nosec B406 - escapes the SVG; parses nothing
 
 CONFUSION_FILE = "confusion.svg"
+RESIDUALS_FILE = "residuals.svg"
 PIPELINE_FILE = "pipeline.svg"
 
 _FONT = 'font-family="system-ui, sans-serif"'
@@ -85,6 +87,93 @@ def confusion_svg(actual: Sequence[str], predicted: Sequence[str], classes: Sequ
     n = sum(map(sum, counts))
     body.append(_text(left, height - 12, f"{n} test rows", fill=_INK))
     return _svg(width, height, body, "Confusion matrix on the test split")
+
+
+# --- the residual plot --------------------------------------------------------------------
+
+_PLOT_W, _PLOT_H = 420.0, 260.0
+_MAX_POINTS = 2000  # beyond this a plot shows nothing more, and the file only grows
+
+
+def _ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """About ``count`` round values spanning ``[low, high]`` (1, 2 or 5 times a power of 10)."""
+    span = high - low
+    raw = span / max(count - 1, 1)
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    first = math.ceil(low / step) * step
+    return [first + i * step for i in range(int((high - first) / step + 1e-9) + 1)]
+
+
+def _span(values: Sequence[float]) -> tuple[float, float]:
+    low, high = min(values), max(values)
+    if high - low < 1e-12:  # a constant: give the axis some width
+        pad = abs(low) * 0.1 or 1.0
+        return low - pad, high + pad
+    pad = (high - low) * 0.05
+    return low - pad, high + pad
+
+
+def residual_svg(actual: Sequence[float], predicted: Sequence[float]) -> bytes:
+    """Residuals (actual minus predicted) of a test split against the predicted value, with
+    the zero line: a good regressor's points scatter evenly around it; a curve or a funnel
+    shows what the model misses. At most 2000 points are drawn (every k-th row)."""
+    pairs = [(p, a - p) for a, p in zip(actual, predicted, strict=True)]
+    if not pairs:
+        pairs = [(0.0, 0.0)]
+    step = max(1, math.ceil(len(pairs) / _MAX_POINTS))
+    shown = pairs[::step]
+    x_low, x_high = _span([p for p, _ in pairs])
+    residuals = [r for _, r in pairs]
+    bound = max(abs(min(residuals)), abs(max(residuals))) or 1.0
+    y_low, y_high = -bound * 1.05, bound * 1.05
+    left, top = 64.0, 16.0
+    width, height = left + _PLOT_W + 16, top + _PLOT_H + 56
+
+    def x_of(value: float) -> float:
+        return left + (value - x_low) / (x_high - x_low) * _PLOT_W
+
+    def y_of(value: float) -> float:
+        return top + (y_high - value) / (y_high - y_low) * _PLOT_H
+
+    body = [
+        f'<rect x="{left:.1f}" y="{top:.1f}" width="{_PLOT_W:.1f}" height="{_PLOT_H:.1f}" '
+        'fill="#ffffff" stroke="#9fb3c8"/>'
+    ]
+    for tick in _ticks(x_low, x_high):
+        x = x_of(tick)
+        body.append(_text(x, top + _PLOT_H + 16, f"{tick:.6g}", text_anchor="middle", fill=_INK))
+    for tick in _ticks(y_low, y_high):
+        y = y_of(tick)
+        body.append(
+            f'<line x1="{left:.1f}" y1="{y:.1f}" x2="{left + _PLOT_W:.1f}" y2="{y:.1f}" '
+            'stroke="#e4ebf1"/>'
+        )
+        body.append(_text(left - 6, y + 4, f"{tick:.6g}", text_anchor="end", fill=_INK))
+    zero = y_of(0.0)
+    body.append(
+        f'<line x1="{left:.1f}" y1="{zero:.1f}" x2="{left + _PLOT_W:.1f}" y2="{zero:.1f}" '
+        f'stroke="{_INK}" stroke-dasharray="5 3"/>'
+    )
+    body.append(f'<g fill="{_ACCENT}" fill-opacity="0.55">')
+    body.extend(f'<circle cx="{x_of(p):.1f}" cy="{y_of(r):.1f}" r="2.5"/>' for p, r in shown)
+    body.append("</g>")
+    body.append(
+        _text(left + _PLOT_W / 2, top + _PLOT_H + 34, "predicted", text_anchor="middle", fill=_INK)
+    )
+    body.append(
+        _text(
+            14,
+            top + _PLOT_H / 2,
+            "actual - predicted",
+            text_anchor="middle",
+            fill=_INK,
+            transform=f"rotate(-90 14 {top + _PLOT_H / 2:.1f})",
+        )
+    )
+    drawn = f" ({len(shown)} drawn)" if step > 1 else ""
+    body.append(_text(left, height - 4, f"{len(actual)} test rows{drawn}", fill=_INK))
+    return _svg(width, height, body, "Residuals on the test split")
 
 
 # --- the pipeline diagram --------------------------------------------------------------------

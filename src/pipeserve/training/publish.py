@@ -20,7 +20,14 @@ from pipeserve.bundle.trusted import Trust
 from pipeserve.errors import TrainingError
 from pipeserve.training.compile import ONNX_FILE, compile_pipeline
 from pipeserve.training.data import file_md5
-from pipeserve.training.figures import CONFUSION_FILE, PIPELINE_FILE, confusion_svg, pipeline_svg
+from pipeserve.training.figures import (
+    CONFUSION_FILE,
+    PIPELINE_FILE,
+    RESIDUALS_FILE,
+    confusion_svg,
+    pipeline_svg,
+    residual_svg,
+)
 
 _PANDAS_DTYPES: dict[str, Any] = {"float64": "float64", "int64": "int64", "string": object}
 
@@ -36,8 +43,9 @@ def publish(
     confusion_path: Path | None = None,
 ) -> Manifest:
     """Verify the trained bundle, attach metrics, lineage and the model card's pictures (the
-    pipeline's steps; the confusion matrix from ``confusion_path``, the evaluate stage's
-    ``actual,predicted`` table), and write the served bundle.
+    pipeline's steps; from ``confusion_path``, the evaluate stage's ``actual,predicted`` table,
+    the confusion matrix of a classifier or the residual plot of a regressor), and write the
+    served bundle.
 
     Raises :class:`TrainingError` when the metrics file is missing or not a JSON object,
     :class:`~pipeserve.errors.UntrustedTypeError` when the pipeline holds a type outside
@@ -73,6 +81,10 @@ def publish(
         actual, predicted = _confusion_table(confusion_path)
         extra[CONFUSION_FILE] = confusion_svg(actual, predicted, manifest.classes)
         figures["confusion"] = CONFUSION_FILE
+    elif confusion_path is not None:  # a regressor: the same table holds numbers
+        actual, predicted = _confusion_table(confusion_path)
+        extra[RESIDUALS_FILE] = residual_svg(_numbers(actual), _numbers(predicted))
+        figures["residuals"] = RESIDUALS_FILE
     manifest = manifest.model_copy(update={"figures": figures})
     return write_bundle(output_dir, bundle.pipeline, manifest, extra)
 
@@ -87,6 +99,14 @@ def _confusion_table(path: Path) -> tuple[list[str], list[str]]:
     if not rows or not {"actual", "predicted"} <= set(rows[0]):
         raise TrainingError(f"{path} must be a table with columns actual,predicted")
     return [row["actual"] for row in rows], [row["predicted"] for row in rows]
+
+
+def _numbers(cells: list[str]) -> list[float]:
+    try:
+        return [float(cell) for cell in cells]
+    except ValueError as error:
+        message = f"a regressor's actual,predicted table holds a non-number: {error}"
+        raise TrainingError(message) from error
 
 
 def _input_rows(inputs: list[Path], manifest: Manifest) -> pd.DataFrame:

@@ -36,7 +36,7 @@ def install(
         "dataplane": dataplane,
         "draining": threading.Event(),
     }
-    cycle = RequestCycle()
+    cycle = app.extensions[_EXTENSION_KEY]["cycle"] = RequestCycle()
     cycle.on_start("request id (+ in-flight count)", active.enter, _assign_request_id)
     cycle.on_finish("request id (+ in-flight count)", _echo_request_id)
     cycle.install(app, teardown=active.leave)

@@ -111,13 +111,20 @@ class Metrics:
             multiprocess_mode="livemax",
         )
         self._published: set[tuple[str, str, str, str]] = set()
+        self._prediction_children: dict[tuple[str, str, str], Any] = {}
         self._drift_due: dict[int, float] = {}
 
     def record_prediction(self, entry: ModelEntry, prediction: Prediction) -> None:
         """Count predicted rows by class (called by the data plane after each prediction)."""
-        version = entry.version or ""
-        for label, count in Tally(prediction.labels).items():
-            self.predictions.labels(entry.name, version, label).inc(count)
+        labels = prediction.labels
+        counts = ((labels[0], 1),) if len(labels) == 1 else Tally(labels).items()
+        children = self._prediction_children
+        for label, count in counts:
+            key = (entry.name, entry.version or "", label)
+            child = children.get(key)
+            if child is None:  # labels() validates and locks: once per label set
+                child = children[key] = self.predictions.labels(*key)
+            child.inc(count)
 
     def record_inputs(self, entry: ModelEntry, report: InputReport) -> None:
         """Count a request's unusual inputs, and refresh the drift gauges of its model at most

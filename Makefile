@@ -178,8 +178,10 @@ bench: models $(VENV)/.bench ## pipeserve vs the seed design, FastAPI, a minimal
 	$(BIN)/python -m benchmarks.bench $(BENCH_ARGS)
 
 # MLServer pins its own versions of shared libraries: it lives in its own environment.
+# uvloop 0.22 breaks MLServer 1.7.1's inference workers (they die at start, so every model is
+# "not found"; SeldonIO/MLServer#2286): its users pin uvloop below 0.22.
 MLSERVER_VENV := .venv-mlserver
-MLSERVER_PINS := 'mlserver==1.7.1' 'mlserver-sklearn==1.7.1' 'scikit-learn==1.9.*'
+MLSERVER_PINS := 'mlserver==1.7.1' 'mlserver-sklearn==1.7.1' 'scikit-learn==1.9.*' 'uvloop<0.22'
 $(MLSERVER_VENV)/.installed:
 	rm -rf $(MLSERVER_VENV) && $(PYTHON) -m venv $(MLSERVER_VENV)
 	$(MLSERVER_VENV)/bin/pip install $(PIP_FLAGS) $(MLSERVER_PINS)

@@ -43,6 +43,10 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+# The same server with PIPESERVE_MONITOR_WINDOW=0: the difference is what input monitoring
+# (range checks, drift windows, their metrics) costs per request.
+MONITOR_OFF = "pipeserve-no-monitoring"
+
 # (batch, concurrency) of each cell: one row alone and under load, 1000-row requests.
 PREDICT_CELLS = ((1, 1), (1, 64), (1000, 8))
 HELLO_CELLS = ((1, 1), (1, 64))
@@ -70,6 +74,15 @@ def server_specs(model: str, *, peers: bool) -> list[ServerSpec]:
             "pipeserve",
             f"/v2/models/{model}/infer",
             (),
+        ),
+        ServerSpec(
+            MONITOR_OFF,
+            "pipeserve friendly API, input monitoring off",
+            "pipeserve",
+            "pipeserve",
+            friendly,
+            (),
+            env={"PIPESERVE_MONITOR_WINDOW": "0"},
         ),
         ServerSpec(
             "seed",
@@ -333,6 +346,12 @@ def print_report(results: dict[str, Any]) -> None:
         f"before, {results['config']['load_average_after']} after\n"
     )
     print(report.summary_table(servers))
+    if any(server["name"] == "fastapi" and server["available"] for server in servers):
+        print(
+            "\nFastAPI runs as its users run it, `uvicorn --workers 2`: that path leaves Nagle's "
+            "algorithm on (Kludex/uvicorn#3149, open), so each keep-alive request after the "
+            "first waits about 40 ms for the client's delayed ACK."
+        )
     print("\nStart to ready and memory per worker:")
     for server in servers:
         if server["available"]:
@@ -351,6 +370,10 @@ def print_report(results: dict[str, Any]) -> None:
                     f"  {name:<8} p50 {probe['p50_ms']:.1f} ms  max {probe['max_ms']:.1f} ms  "
                     f"failures {probe['failures']}"
                 )
+    cost = report.monitoring_cost(servers, MONITOR_OFF)
+    if cost:
+        print("\nInput monitoring (friendly API, on as shipped vs PIPESERVE_MONITOR_WINDOW=0):")
+        print(cost)
     print("\nTargets (serving-core issue):")
     print(report.format_targets([report.Target(**_target_args(t)) for t in results["targets"]]))
 

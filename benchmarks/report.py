@@ -133,6 +133,29 @@ def _ratio(top: float | None, bottom: float | None) -> float | None:
     return top / bottom if top is not None and bottom else None
 
 
+def monitoring_cost(servers: list[dict[str, Any]], off: str) -> str:
+    """What input monitoring costs: pipeserve's friendly row against the same server with
+    monitoring off, cell by cell (empty when either row is missing)."""
+    by_name = {server["name"]: server for server in servers if server.get("available")}
+    on, without = by_name.get("pipeserve"), by_name.get(off)
+    if on is None or without is None:
+        return ""
+    lines = []
+    cells_off = {(c["batch"], c["concurrency"]): c for c in without["cells"] if "p50_ms" in c}
+    for cell in on["cells"]:
+        other = cells_off.get((cell["batch"], cell["concurrency"]))
+        if other is None or "p50_ms" not in cell:
+            continue
+        rows_on, rows_off = cell["rows_per_s"], other["rows_per_s"]
+        share = (1 - rows_on / rows_off) * 100 if rows_off else 0.0
+        lines.append(
+            f"  c={cell['concurrency']:<3} {cell['batch']:>4} rows: p50 {cell['p50_ms']:.2f} vs "
+            f"{other['p50_ms']:.2f} ms ({(cell['p50_ms'] - other['p50_ms']) * 1000:+.0f} us); "
+            f"rows/s {rows_on:,.0f} vs {rows_off:,.0f} ({share:+.1f}% fewer with monitoring)"
+        )
+    return "\n".join(lines)
+
+
 def compute_targets(servers: list[dict[str, Any]]) -> list[Target]:
     """The serving-core issue's targets from one run's rows (by name: pipeserve, pipeserve-v2,
     minimal, seed, mlserver, hello-granian). A value is None where a row or cell is missing."""

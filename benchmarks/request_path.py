@@ -144,11 +144,21 @@ class HookTimer:
     def __init__(self, app: Flask) -> None:
         self.totals: dict[str, float] = {}
         self.calls: dict[str, int] = {}
-        for table in (app.before_request_funcs, app.after_request_funcs):
+        # pipeserve's own steps run inside one hook of each kind (RequestCycle): each step is
+        # timed by the feature it was registered for; the cycle's hooks themselves are not.
+        cycle = app.extensions["pipeserve"]["cycle"]
+        for steps in (cycle.starts, cycle.finishes):
+            steps[:] = [(feature, self._wrap(step, feature)) for feature, step in steps]
+        for table in (
+            app.before_request_funcs,
+            app.after_request_funcs,
+            app.teardown_request_funcs,
+        ):
             for hooks in table.values():
-                hooks[:] = [self._wrap(hook) for hook in hooks]
-        for hooks in app.teardown_request_funcs.values():
-            hooks[:] = [self._wrap(hook) for hook in hooks]
+                hooks[:] = [
+                    hook if _is_cycle_hook(hook) else self._wrap(hook)  # type: ignore[arg-type]
+                    for hook in hooks
+                ]
         empty = self._wrap(lambda: None, "empty")
         for _ in range(20000):
             empty()
@@ -185,6 +195,10 @@ class HookTimer:
             feature: (total - self.calls[feature] * self.clock_cost) / requests * 1e6
             for feature, total in self.totals.items()
         }
+
+
+def _is_cycle_hook(hook: Callable[..., Any]) -> bool:
+    return getattr(hook, "__qualname__", "").startswith("RequestCycle.install")
 
 
 def hook_costs(app: Flask, send: Callable[[], object], requests: int = 500) -> dict[str, float]:
@@ -269,6 +283,10 @@ def protocol_steps(app: Flask) -> dict[str, dict[int, float]]:
             predict = _friendly_predict(plane, entry, decoded)
             prediction = predict()
             calls[f"friendly decode+validate|{size}"] = lambda b=body: friendly.decode(b)
+            if entry.monitor is not None:
+                calls[f"input monitoring (in predict)|{size}"] = lambda c=decoded.columns: (
+                    entry.monitor.observe(c)
+                )
             calls[f"friendly predict|{size}"] = predict
             calls[f"friendly encode (to bytes)|{size}"] = lambda p=prediction: _bytes(
                 friendly.encode(p)

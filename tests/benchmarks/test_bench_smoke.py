@@ -15,6 +15,7 @@ from benchmarks.bench import encode_bodies, server_specs
 from benchmarks.report import (
     compute_targets,
     modified_files,
+    monitoring_cost,
     summary_markdown,
     summary_table,
     targets_markdown,
@@ -142,6 +143,20 @@ def test_targets_are_the_issues_ratios() -> None:
     assert (predict.value, predict.met) == (150.0, False)
     rss = targets["RSS per worker, MiB"]
     assert (rss.value, rss.met) == (130.0, False)
+
+
+def test_monitoring_cost_compares_each_cell_with_monitoring_off() -> None:
+    off = _server(
+        "no-monitoring",
+        [(1, 1, 2600, 0.40, 0.9), (64, 1, 3300, 19.0, 40.0), (8, 1000, 500, 16, 40)],
+    )
+
+    lines = monitoring_cost([*SERVERS, off], "no-monitoring").splitlines()
+
+    assert len(lines) == 3
+    assert "+50 us" in lines[0]  # 0.45 ms against 0.40 ms at c=1
+    assert "+20.0% fewer" in lines[2]  # 400k rows/s against 500k
+    assert monitoring_cost(SERVERS, "no-monitoring") == ""
 
 
 def test_targets_of_a_missing_row_are_not_measured() -> None:

@@ -9,50 +9,53 @@ hold such data.
 from __future__ import annotations
 
 import itertools
-import logging
 import time
 
-from flask import Flask, Response, g, request
+from flask import Response, g, request
 
-from pipeserve.api.context import MODEL_VERSION_HEADER
+from pipeserve.api.context import MODEL_VERSION_HEADER, RequestCycle
+from pipeserve.logs import JsonLines
 from pipeserve.settings import Settings
 
-logger = logging.getLogger("pipeserve.access")
-
+LOGGER = "pipeserve.access"
 PAYLOAD_LOG_BYTES = 2048
+FEATURE = "access log"
 
 
-def install_access_log(app: Flask, settings: Settings) -> None:
-    """Log every request of ``app`` when the access log is on."""
+def install_access_log(cycle: RequestCycle, settings: Settings) -> None:
+    """Log every request of the app of ``cycle`` when the access log is on."""
     if not settings.access_log:
         return
+    lines = JsonLines(LOGGER, "request")
+    clock = time.perf_counter
     every = settings.log_payload_every
-    counter = itertools.count(1)
+    if every:
+        counter = itertools.count(1)
 
-    def start() -> None:
-        g.access_started = time.perf_counter()
-        # Decided before the body is read, so that the body is kept only when it will be logged.
-        g.keep_body = bool(every) and next(counter) % every == 0
+        def sample() -> None:
+            # Decided before the body is read, so that the body is kept only when it is logged.
+            g.keep_body = next(counter) % every == 0
 
-    def log(response: Response) -> Response:
-        started = g.get("access_started")
+        cycle.on_start(FEATURE, sample)
+
+    def log(response: Response) -> None:
+        started = g.get("started")
         if started is None:
-            return response
+            return
+        view_args = request.view_args
         fields = {
             "method": request.method,
             "path": request.path,
             "status": response.status_code,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-            "model": (request.view_args or {}).get("name"),
+            "duration_ms": round((clock() - started) * 1000, 3),
+            "model": view_args.get("name") if view_args else None,
             "version": response.headers.get(MODEL_VERSION_HEADER),
             "request_id": g.get("request_id"),
         }
-        if g.get("keep_body"):
+        if every and g.get("keep_body"):
             fields["payload"] = request.get_data(cache=True)[:PAYLOAD_LOG_BYTES].decode(
                 "utf-8", "replace"
             )
-        logger.info("request", extra=fields)
-        return response
+        lines.info(fields)
 
-    app.before_request(start)
-    app.after_request(log)
+    cycle.on_finish(FEATURE, log)

@@ -87,9 +87,9 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
         )
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the features' training order in /openapi.json
-    install(app, settings, dataplane, active)
-    install_access_log(app, settings)
-    install_metrics(app, metrics, registry)
+    cycle = install(app, settings, dataplane, active)
+    install_access_log(cycle, settings)
+    install_metrics(app, cycle, metrics, registry)
     guard = install_auth(app, settings)
     install_security_headers(app, settings)
     register_problem_handlers(app)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -24,18 +25,71 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _EXTENSION_KEY = "pipeserve"
 
 
-def install(app: Flask, settings: Settings, dataplane: DataPlane, active: ActiveRequests) -> None:
+def install(
+    app: Flask, settings: Settings, dataplane: DataPlane, active: ActiveRequests
+) -> RequestCycle:
     """Attach settings and data plane to ``app``, add request ids to every exchange, and keep
-    ``active`` counting the requests in progress."""
+    ``active`` counting the requests in progress. Returns the app's :class:`RequestCycle`, to
+    which the access log and the metrics add their steps."""
     app.extensions[_EXTENSION_KEY] = {
         "settings": settings,
         "dataplane": dataplane,
         "draining": threading.Event(),
     }
-    app.before_request(active.enter)
-    app.teardown_request(active.leave)
-    app.before_request(_assign_request_id)
-    app.after_request(_echo_request_id)
+    cycle = app.extensions[_EXTENSION_KEY]["cycle"] = RequestCycle()
+    cycle.on_start("request id (+ in-flight count)", active.enter, _assign_request_id)
+    cycle.on_finish("request id (+ in-flight count)", _echo_request_id)
+    cycle.install(app, teardown=active.leave)
+    return cycle
+
+
+Start = Callable[[], None]
+Finish = Callable[[Response], None]
+
+
+class RequestCycle:
+    """All of pipeserve's per-request bookkeeping in one ``before_request``, one
+    ``after_request`` and one ``teardown_request`` hook.
+
+    Flask spends about a microsecond on each hook it calls (it looks up the blueprint chain and
+    checks each function for a coroutine); the steps here are plain calls, in the order added
+    (finish steps after every other after-request hook, so they see the final response). The
+    start time is read once, into ``g.started``, for every step that measures a duration.
+    Steps are registered with the feature they belong to (``benchmarks/request_path`` times
+    each feature).
+    """
+
+    def __init__(self) -> None:
+        self.starts: list[tuple[str, Start]] = []
+        self.finishes: list[tuple[str, Finish]] = []
+
+    def on_start(self, feature: str, *steps: Start) -> None:
+        """Run ``steps`` before each request, after the steps added before them."""
+        self.starts.extend((feature, step) for step in steps)
+
+    def on_finish(self, feature: str, *steps: Finish) -> None:
+        """Run ``steps`` on each response, before the steps added before them (as Flask runs
+        its after-request hooks: the last added first)."""
+        self.finishes[:0] = [(feature, step) for step in reversed(steps)]
+
+    def install(self, app: Flask, teardown: Callable[[BaseException | None], None]) -> None:
+        """Register the three hooks (first, so that ``finish`` runs after all the others).
+        The step lists are read per request: steps added later count."""
+        starts, finishes, clock = self.starts, self.finishes, time.perf_counter
+
+        def start() -> None:
+            g.started = clock()
+            for _, step in starts:
+                step()
+
+        def finish(response: Response) -> Response:
+            for _, step in finishes:
+                step(response)
+            return response
+
+        app.before_request(start)
+        app.after_request(finish)
+        app.teardown_request(teardown)
 
 
 class ActiveRequests:
@@ -89,12 +143,11 @@ def _assign_request_id() -> None:
     )
 
 
-def _echo_request_id(response: Response) -> Response:
+def _echo_request_id(response: Response) -> None:
     request_id = g.get("request_id")
     if request_id:
         # add(), not item assignment: nothing else sets it, and add() does not scan the headers.
         response.headers.add(REQUEST_ID_HEADER, request_id)
-    return response
 
 
 def json_body(*, untyped_ok: bool = False, binary_ok: bool = False) -> bytes:

@@ -29,6 +29,7 @@ from prometheus_client import (
 )
 from prometheus_client.exposition import choose_encoder
 
+from pipeserve.api.context import RequestCycle
 from pipeserve.errors import ModelNotFoundError
 from pipeserve.inference.monitoring import InputReport
 from pipeserve.inference.predictor import Prediction
@@ -36,6 +37,7 @@ from pipeserve.inference.registry import ModelEntry, ModelRegistry
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _EXTENSION_KEY = "pipeserve_metrics"
+FEATURE = "metrics"
 # From a fast single-row prediction (a few hundred microseconds) to a slow batch.
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 
@@ -110,13 +112,20 @@ class Metrics:
             multiprocess_mode="livemax",
         )
         self._published: set[tuple[str, str, str, str]] = set()
+        self._prediction_children: dict[tuple[str, str, str], Any] = {}
         self._drift_due: dict[int, float] = {}
 
     def record_prediction(self, entry: ModelEntry, prediction: Prediction) -> None:
         """Count predicted rows by class (called by the data plane after each prediction)."""
-        version = entry.version or ""
-        for label, count in Tally(prediction.labels).items():
-            self.predictions.labels(entry.name, version, label).inc(count)
+        labels = prediction.labels
+        counts = ((labels[0], 1),) if len(labels) == 1 else Tally(labels).items()
+        children = self._prediction_children
+        for label, count in counts:
+            key = (entry.name, entry.version or "", label)
+            child = children.get(key)
+            if child is None:  # labels() validates and locks: once per label set
+                child = children[key] = self.predictions.labels(*key)
+            child.inc(count)
 
     def record_inputs(self, entry: ModelEntry, report: InputReport) -> None:
         """Count a request's unusual inputs, and refresh the drift gauges of its model at most
@@ -173,42 +182,44 @@ class Metrics:
         return encode(self.registry), content_type
 
 
-def install_metrics(app: Flask, metrics: Metrics, registry: ModelRegistry) -> None:
+def install_metrics(
+    app: Flask, cycle: RequestCycle, metrics: Metrics, registry: ModelRegistry
+) -> None:
     """Count and time every request of ``app``; ``registry`` tells which model names are real."""
     app.extensions[_EXTENSION_KEY] = (metrics, registry)
     # The labelled children, looked up once per label set (``labels()`` validates and locks).
     counters: dict[tuple[str, str, int, str], Any] = {}
     timers: dict[tuple[str, str, str], Any] = {}
+    in_flight = metrics.in_flight
+    clock = time.perf_counter
 
     def start() -> None:
-        g.metrics_started = time.perf_counter()
-        metrics.in_flight.inc()
+        g.metrics_counted = True
+        in_flight.inc()
 
-    def finish(response: Response) -> Response:
-        started = g.pop("metrics_started", None)
-        if started is None:
-            return response
-        metrics.in_flight.dec()
+    def finish(response: Response) -> None:
+        if not g.pop("metrics_counted", False):
+            return
+        in_flight.dec()
         rule = request.url_rule
         route = rule.rule if rule is not None else "unmatched"
-        name = (request.view_args or {}).get("name", "")
+        view_args = request.view_args
+        name = view_args.get("name", "") if view_args else ""
         model = name if name and _is_configured(registry, name) else ""
         method = request.method
         status = response.status_code
-        counter = counters.get((route, method, status, model))
+        key = (route, method, status, model)
+        counter = counters.get(key)
         if counter is None:
-            counter = counters[route, method, status, model] = metrics.requests.labels(
-                route, method, str(status), model
-            )
+            counter = counters[key] = metrics.requests.labels(route, method, str(status), model)
         counter.inc()
         timer = timers.get((route, method, model))
         if timer is None:
             timer = timers[route, method, model] = metrics.latency.labels(route, method, model)
-        timer.observe(time.perf_counter() - started)
-        return response
+        timer.observe(clock() - g.started)
 
-    app.before_request(start)
-    app.after_request(finish)
+    cycle.on_start(FEATURE, start)
+    cycle.on_finish(FEATURE, finish)
 
 
 def _is_configured(registry: ModelRegistry, name: str) -> bool:

@@ -11,6 +11,7 @@ that has a finding.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -26,6 +27,10 @@ OutOfRangePolicy = Literal["accept", "flag", "reject"]
 _FLOOR = 1e-4
 # PSI is noise until the window holds this many rows.
 MIN_ROWS = 50
+# Queued inputs are taken into the drift windows after this many requests, or at once from a
+# request of this many rows (each fold costs about as much as one request's checks).
+FOLD_REQUESTS = 64
+FOLD_ROWS = 256
 
 
 @dataclass(frozen=True)
@@ -137,13 +142,13 @@ class _Numbers:
         self.low = np.asarray([low for low, _ in ranges], dtype=np.float64)[:, None]
         self.high = np.asarray([high for _, high in ranges], dtype=np.float64)[:, None]
         width = max((len(e) for e in edges), default=0)
-        # Padding edges of +inf never count: a bin index is the number of edges <= the value.
-        self.edges = np.full((len(names), width), np.inf)
+        # A bin index is the number of the feature's edges <= the value; features with fewer
+        # edges leave their last bins empty.
         self.expected = np.zeros((len(names), width + 1))
-        for i, (inner, shares) in enumerate(zip(edges, fractions, strict=True)):
-            self.edges[i, : len(inner)] = inner
+        for i, shares in enumerate(fractions):
             self.expected[i, : len(shares)] = shares
         self.bins = width + 1
+        self.inner = [np.asarray(inner, dtype=np.float64) for inner in edges]
         self.offsets = (np.arange(len(names)) * self.bins)[:, None]
         self.ring = np.zeros((len(names), size), dtype=np.int64)
         self.counts = np.zeros(len(names) * self.bins, dtype=np.int64)
@@ -151,9 +156,13 @@ class _Numbers:
         self.filled = 0
 
     def bin_indices(self, matrix: NDArray[np.float64]) -> NDArray[np.int64]:
-        """Flat bin index (feature * bins + bin) of each value of ``matrix`` (features x rows)."""
-        inside = matrix[:, :, None] >= self.edges[:, None, :]
-        return np.asarray(inside.sum(axis=2) + self.offsets, dtype=np.int64)
+        """Flat bin index (feature * bins + bin) of each value of ``matrix`` (features x rows):
+        the number of the feature's edges <= the value, found by bisection."""
+        indices = np.empty(matrix.shape, dtype=np.int64)
+        for feature, inner in enumerate(self.inner):
+            indices[feature] = np.searchsorted(inner, matrix[feature], side="right")
+        indices += self.offsets
+        return indices
 
     def push(self, flat: NDArray[np.int64]) -> None:
         size, rows = self.ring.shape[1], flat.shape[1]
@@ -230,21 +239,29 @@ class InputMonitor:
         self._numbers = _Numbers(names, ranges, all_edges, all_fractions, window)
         self._totals = {name: FeatureSnapshot() for name in manifest.feature_names}
         self._lock = threading.Lock()
-        self.seen = 0
+        self._pending: deque[tuple[int, NDArray[np.float64] | None, list[NDArray[np.int64]]]]
+        self._pending = deque()
+        # Requests queued before a fold; never more than the window holds.
+        self._fold_every = max(1, min(FOLD_REQUESTS, window))
+        self._seen = 0  # rows taken into the windows
 
     def observe(self, columns: Mapping[str, Sequence[Any] | NDArray[Any]]) -> InputReport:
-        """Check and count a request's (validated) columns; return what was unusual."""
+        """Check and count a request's (validated) columns; return what was unusual.
+
+        The range and category checks run now; the drift windows take the rows later, a few
+        hundred rows at a time (:meth:`_fold`), because a window update costs the same dozen
+        NumPy calls for one row as for a thousand. No lock is waited for here: a request
+        that finds another one folding leaves its rows for the next fold."""
         report = InputReport()
         rows = len(next(iter(columns.values()))) if columns else 0
-        updates: list[tuple[_Window, NDArray[np.int64]]] = []
         numbers = self._numbers
-        flat: NDArray[np.int64] | None = None
+        matrix: NDArray[np.float64] | None = None
         if numbers.names:
             matrix = np.array([columns[name] for name in numbers.names], dtype=np.float64)
             outside = (matrix < numbers.low) | (matrix > numbers.high)
             if outside.any():
                 self._flag_numbers(report, numbers, matrix, outside)
-            flat = numbers.bin_indices(matrix)
+        categories: list[NDArray[np.int64]] = []
         for categorical in self._categorical:
             unseen_bin = len(categorical.index)
             indices = np.fromiter(
@@ -255,18 +272,42 @@ class InputMonitor:
             unseen = indices == unseen_bin
             if unseen.any():
                 self._flag_categories(report, categorical, columns[categorical.name], unseen)
-            updates.append((categorical.window, indices))
-        with self._lock:
-            self.seen += rows
-            if flat is not None:
-                numbers.push(flat)
-            for window, indices in updates:
-                window.push(indices)
-            for name, count in report.out_of_range.items():
-                self._totals[name].out_of_range += count
-            for name, count in report.unseen.items():
-                self._totals[name].unseen += count
+            categories.append(indices)
+        if report.out_of_range or report.unseen:
+            with self._lock:
+                for name, count in report.out_of_range.items():
+                    self._totals[name].out_of_range += count
+                for name, count in report.unseen.items():
+                    self._totals[name].unseen += count
+        # deque.append is atomic: the rows are in the queue whatever other threads do.
+        self._pending.append((rows, matrix, categories))
+        if len(self._pending) >= self._fold_every or rows >= FOLD_ROWS:
+            self._fold(wait=False)
         return report
+
+    def _fold(self, *, wait: bool) -> None:
+        """Move the queued rows into the windows, oldest first. ``wait=False``: only if no
+        other thread is folding now (it will take these rows too, or the next fold will)."""
+        if not self._lock.acquire(blocking=wait):
+            return
+        try:
+            batch = []
+            pending = self._pending
+            while pending:
+                batch.append(pending.popleft())
+            if not batch:
+                return
+            self._seen += sum(rows for rows, _, _ in batch)
+            numbers = self._numbers
+            if numbers.names:
+                matrices = [matrix for _, matrix, _ in batch if matrix is not None]
+                matrix = matrices[0] if len(matrices) == 1 else np.concatenate(matrices, axis=1)
+                numbers.push(numbers.bin_indices(matrix))
+            for i, categorical in enumerate(self._categorical):
+                parts = [categories[i] for _, _, categories in batch]
+                categorical.window.push(parts[0] if len(parts) == 1 else np.concatenate(parts))
+        finally:
+            self._lock.release()
 
     @staticmethod
     def _flag_numbers(
@@ -317,6 +358,7 @@ class InputMonitor:
     def snapshot(self) -> dict[str, FeatureSnapshot]:
         """Per feature: totals since start and the PSI of the window (``None`` until it holds
         :data:`MIN_ROWS` rows, or for free text)."""
+        self._fold(wait=True)
         with self._lock:
             result = {
                 name: FeatureSnapshot(totals.out_of_range, totals.unseen, noted=totals.noted)
@@ -334,7 +376,15 @@ class InputMonitor:
                     )
         return result
 
+    @property
+    def seen(self) -> int:
+        """Rows observed since start."""
+        self._fold(wait=True)
+        return self._seen
+
     def rows_in_window(self) -> int:
+        """Rows in the drift window now (after taking in the queued ones)."""
+        self._fold(wait=True)
         with self._lock:
             windows = [self._numbers.filled, *(c.window.filled for c in self._categorical)]
         return max(windows)

@@ -15,9 +15,9 @@ import pyarrow.parquet as pq
 import pytest
 from flask.testing import FlaskClient
 
+from pipeserve.api import create_app
 from pipeserve.batch.local import score_file
 from pipeserve.bundle.io import load_bundle
-from pipeserve.api import create_app
 from pipeserve.inference.predictor import Predictor
 from pipeserve.settings import Settings
 from tests.conftest import FEATURES, iris_frame
@@ -126,6 +126,4 @@ def test_a_regressor_writes_one_value_per_row(ridge_bundle: Path, tmp_path: Path
     scored = pd.read_parquet(tmp_path / "out.parquet")
     assert report.scored == 150
     assert list(scored.columns) == ["row", "value"]
-    np.testing.assert_allclose(
-        scored["value"], loaded.pipeline.predict(frame), rtol=0, atol=1e-12
-    )
+    np.testing.assert_allclose(scored["value"], loaded.pipeline.predict(frame), rtol=0, atol=1e-12)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import hashlib
 import re
 import shutil
 import tempfile
@@ -42,7 +43,7 @@ from pipeserve.bundle.io import read_manifest
 from pipeserve.bundle.trusted import Trust
 from pipeserve.errors import BundleError, ConfigurationError, PipeserveError
 from pipeserve.inference.registry import LoadOptions, load_entry
-from pipeserve.inference.store import BundleLocation
+from pipeserve.inference.store import BundleLocation, manifest_fingerprint
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -81,11 +82,14 @@ class _WorkerPlan:
     trust: Trust  # type names: the driver's reviewed list, never the bundle's
 
 
-# Per Python worker: the predictor and validator of each bundle it has loaded. Spark reuses a
-# worker for many tasks (spark.python.worker.reuse), so a bundle is verified once per worker;
-# LOADS counts the verifications, so a test can see that.
-_LOADED: dict[tuple[str, int, str, Trust], tuple[Predictor, InstanceValidator]] = {}
+# Per Python worker: the predictor and validator of each bundle it has loaded, by path and
+# the sha256 of its bundle.json (which pins every other file). Spark reuses a worker for many
+# tasks and jobs (spark.python.worker.reuse), so a bundle is verified once per worker; LOADS
+# counts the verifications per bundle as the driver named it, so a test can see that.
+_LOADED: dict[tuple[str, str, int, str, Trust], tuple[Predictor, InstanceValidator]] = {}
 LOADS: dict[str, int] = {}
+# On the driver: the archive already shipped for a bundle's content, per Spark application.
+_SHIPPED: dict[tuple[str, str, str], str] = {}
 
 
 def _loaded(plan: _WorkerPlan) -> tuple[Predictor, InstanceValidator]:
@@ -95,7 +99,8 @@ def _loaded(plan: _WorkerPlan) -> tuple[Predictor, InstanceValidator]:
         path = SparkFiles.get(plan.bundle)
     else:
         path = plan.bundle
-    key = (path, plan.max_string_length, plan.inference_path, plan.trust)
+    pinned = hashlib.sha256(manifest_fingerprint(Path(path)) or b"").hexdigest()
+    key = (path, pinned, plan.max_string_length, plan.inference_path, plan.trust)
     if key not in _LOADED:
         options = LoadOptions(
             plan.max_string_length,
@@ -137,18 +142,24 @@ def _score_batches(
 
 
 def _ship(spark: SparkSession, bundle: Path) -> str:
-    """Zip the bundle under a name of its own and register it with the Spark context; returns
-    the name executors find it under (``SparkFiles.get``). A fresh name per call: Spark never
-    replaces a file it already shipped under the same name."""
+    """Zip the bundle and register it with the Spark context, once per content and
+    application; returns the name executors find it under (``SparkFiles.get``). The name
+    carries the sha256 of ``bundle.json``: Spark never replaces a file it already shipped under
+    a name, and a worker that has verified this archive keeps what it loaded."""
+    pinned = hashlib.sha256(manifest_fingerprint(bundle) or b"").hexdigest()
+    shipment = (spark.sparkContext.applicationId, str(bundle.resolve()), pinned)
+    if shipment in _SHIPPED:
+        return _SHIPPED[shipment]
     staging = Path(tempfile.mkdtemp(prefix="pipeserve-ship-"))
     # The driver serves the archive to executors for as long as the application runs.
     atexit.register(shutil.rmtree, staging, ignore_errors=True)
-    name = f"{bundle.name}-{uuid.uuid4().hex[:12]}.zip"
+    name = f"{bundle.name}-{pinned[:16]}-{uuid.uuid4().hex[:8]}.zip"
     with zipfile.ZipFile(staging / name, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(bundle.iterdir()):
             if path.is_file():
                 archive.write(path, path.name)
     spark.sparkContext.addArchive(str(staging / name))
+    _SHIPPED[shipment] = name
     return name
 
 
@@ -227,6 +238,11 @@ def with_row_numbers(frame: DataFrame, name: str = "row") -> DataFrame:
     One cheap job counts the rows of each partition; the numbers are then computed in the JVM
     (partition offset + position in the partition), without moving data between partitions.
     """
+    return _numbered(frame, name)[0]
+
+
+def _numbered(frame: DataFrame, name: str) -> tuple[DataFrame, int]:
+    """:func:`with_row_numbers`, and how many rows there are."""
     from pyspark.sql import functions as F  # noqa: PLC0415
 
     by_partition = frame.select(F.spark_partition_id().alias("p")).groupBy("p").count()
@@ -238,7 +254,7 @@ def with_row_numbers(frame: DataFrame, name: str = "row") -> DataFrame:
     partition_id = F.spark_partition_id()
     in_partition = F.monotonically_increasing_id() - F.shiftleft(partition_id.cast("long"), 33)
     offset = F.element_at(F.create_map(*offsets), partition_id) if offsets else F.lit(0)
-    return frame.withColumn(name, (offset + in_partition).cast("long"))
+    return frame.withColumn(name, (offset + in_partition).cast("long")), total
 
 
 def score_file(
@@ -309,8 +325,9 @@ def _score_file(
     missing = [name for name in features if name not in frame.columns]
     if missing:
         raise missing_features_error(str(input_path), missing, features)
+    numbered, total = _numbered(frame, "row")
     scored = score(
-        with_row_numbers(frame),
+        numbered,
         bundle,
         keys=["row"],
         probabilities=probabilities,
@@ -320,17 +337,18 @@ def _score_file(
     )
     # Written twice (predictions, rejects): score once, keep the result until both are out.
     scored = scored.persist(StorageLevel.MEMORY_AND_DISK)
-    report = BatchReport()
+    report = BatchReport(rows=total)
     try:
         good = scored.where(F.col(REJECTED).isNull()).drop(REJECTED)
         good.write.mode("overwrite").parquet(str(output_path))
-        bad = scored.where(F.col(REJECTED).isNotNull()).select("row", REJECTED).orderBy("row")
+        # Partitions come back in order and each keeps its rows' order (numbered that way):
+        # the rejects are in row order without a sort.
+        bad = scored.where(F.col(REJECTED).isNotNull()).select("row", REJECTED)
         with Path(rejects_path).open("w", encoding="utf-8") as rejects:
-            for row in bad.toLocalIterator():
+            for row in bad.toLocalIterator(prefetchPartitions=True):
                 reasons = [reason.asDict() for reason in row[REJECTED]]
                 rejects.write(orjson.dumps({"row": row["row"], "errors": reasons}).decode() + "\n")
                 report.rejected += 1
-        report.rows = scored.count()
     finally:
         scored.unpersist()
     report.scored = report.rows - report.rejected

@@ -151,13 +151,13 @@ def test_a_dataframe_keeps_its_keys_and_says_why_a_row_was_rejected(
         F.when(F.col("customer") == "c4", F.lit(float("nan"))).otherwise(F.col("petal_width")),
     )
     kind = type(source)  # pyspark's classic DataFrame, a subclass of pyspark.sql.DataFrame
-    original = kind.mapInPandas
+    original = kind.mapInArrow
 
     def spy(self: DataFrame, function: Any, *args: Any, **kwargs: Any) -> DataFrame:
         shipped.append(function)
         return original(self, function, *args, **kwargs)
 
-    monkeypatch.setattr(kind, "mapInPandas", spy)
+    monkeypatch.setattr(kind, "mapInArrow", spy)
     scored = engine.score(source, bundle_dir, keys=["customer"])
     rows = pd.DataFrame([row.asDict() for row in scored.collect()], columns=scored.columns)
     rows = rows.sort_values("customer")

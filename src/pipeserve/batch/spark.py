@@ -116,10 +116,24 @@ def _loaded(plan: _WorkerPlan) -> tuple[Predictor, InstanceValidator]:
     return _LOADED[key]
 
 
+class _RejectList:
+    """Accumulates ``(key, errors)`` of rejected rows from the workers (Spark's accumulator
+    protocol). A task run twice adds its rejects twice: the driver keeps one per key."""
+
+    def zero(self, value: list[Any]) -> list[Any]:
+        return []
+
+    def addInPlace(self, collected: list[Any], more: list[Any]) -> list[Any]:
+        collected.extend(more)
+        return collected
+
+
 def _score_batches(
-    plan: _WorkerPlan, batches: Iterator[pa.RecordBatch]
+    plan: _WorkerPlan, rejects: Any, batches: Iterator[pa.RecordBatch]
 ) -> Iterator[pa.RecordBatch]:
-    """The ``mapInArrow`` function: every input row comes out once, scored or rejected."""
+    """The ``mapInArrow`` function: every input row comes out once, scored or rejected; or,
+    with a ``rejects`` accumulator, only the scored rows, the rejected ones being sent there
+    (so writing a file needs one pass and no cache)."""
     import pyarrow as pa  # noqa: PLC0415  # pyspark's own dependency
 
     from pipeserve.batch.arrow import prediction_arrays, reasons_array  # noqa: PLC0415
@@ -132,13 +146,25 @@ def _score_batches(
         if plan.text_source:  # CSV cells: typed as the local engine types them
             chunk = from_text(batch.to_pandas(), text_columns)
         scores = score_chunk(predictor, validator, chunk)
-        size = batch.num_rows
-        predictions = prediction_arrays(scores, predictor.classes, size)
-        arrays = [batch.column(key) for key in plan.keys]
+        if rejects is None:
+            size = batch.num_rows
+            predictions = prediction_arrays(scores, predictor.classes, size)
+            arrays = [batch.column(key) for key in plan.keys]
+            arrays.append(reasons_array(scores, size))
+        else:
+            size = len(scores.positions)
+            predictions = prediction_arrays(scores, predictor.classes)
+            taken = pa.array(scores.positions)
+            arrays = [batch.column(key).take(taken) for key in plan.keys]
+            if scores.rejects:
+                key = batch.column(plan.keys[0])
+                rejects.add([(key[position].as_py(), e) for position, e in scores.rejects])
         # A classifier without probabilities has none to give: its declared columns are null.
-        arrays += [predictions.get(name, pa.nulls(size, pa.float64())) for name in names]
-        arrays.append(reasons_array(scores, size))
-        yield pa.RecordBatch.from_arrays(arrays, names=[*plan.keys, *names, REJECTED])
+        arrays[len(plan.keys) : len(plan.keys)] = [
+            predictions.get(name, pa.nulls(size, pa.float64())) for name in names
+        ]
+        columns = [*plan.keys, *names, *([REJECTED] if rejects is None else [])]
+        yield pa.RecordBatch.from_arrays(arrays, names=columns)
 
 
 def _ship(spark: SparkSession, bundle: Path) -> str:
@@ -188,12 +214,35 @@ def score(
     verify fails the Spark job on the executors with the server's message (see
     :func:`engine_error`).
     """
+    return _scoring(
+        frame,
+        Path(bundle),
+        keys=keys,
+        probabilities=probabilities,
+        ship=ship,
+        text_source=text_source,
+        options=options or LoadOptions(),
+        rejects=None,
+    )
+
+
+def _scoring(  # score()'s arguments and where the rejects go
+    frame: DataFrame,
+    bundle: Path,
+    *,
+    keys: Sequence[str],
+    probabilities: bool,
+    ship: bool,
+    text_source: bool,
+    options: LoadOptions,
+    rejects: Any,
+) -> DataFrame:
+    """:func:`score`; with a ``rejects`` accumulator (of :class:`_RejectList`), the rejected
+    rows go there as ``(first key, errors)`` and the result holds the scored rows only, without
+    the ``rejected`` column."""
     require_pyspark()
     from pyspark.sql import types as T  # noqa: PLC0415
 
-    options = options or LoadOptions()
-
-    bundle = Path(bundle)
     manifest = read_manifest(bundle)  # the output schema; the executors verify the bundle
     columns = set(frame.columns)
     absent_keys = [key for key in keys if key not in columns]
@@ -215,7 +264,8 @@ def score(
     reason = T.StructType(
         [T.StructField("field", T.StringType()), T.StructField("message", T.StringType())]
     )
-    fields.append(T.StructField(REJECTED, T.ArrayType(reason)))
+    if rejects is None:
+        fields.append(T.StructField(REJECTED, T.ArrayType(reason)))
     plan = _WorkerPlan(
         bundle=_ship(frame.sparkSession, bundle) if ship else str(bundle),
         shipped=ship,
@@ -228,7 +278,7 @@ def score(
     )
     needed = list(dict.fromkeys([*keys, *features]))
     return frame.select(*needed).mapInArrow(
-        functools.partial(_score_batches, plan), T.StructType(fields)
+        functools.partial(_score_batches, plan, rejects), T.StructType(fields)
     )
 
 
@@ -306,8 +356,6 @@ def _score_file(
     options: LoadOptions | None,
 ) -> BatchReport:
     input_path, output_path, rejects_path = paths
-    from pyspark import StorageLevel  # noqa: PLC0415
-    from pyspark.sql import functions as F  # noqa: PLC0415
 
     fmt = file_format(input_path)
     if fmt not in ("csv", "parquet") or file_format(output_path) != "parquet":
@@ -326,33 +374,27 @@ def _score_file(
     if missing:
         raise missing_features_error(str(input_path), missing, features)
     numbered, total = _numbered(frame, "row")
-    scored = score(
+    found: Any = spark.sparkContext.accumulator([], _RejectList())  # type: ignore[arg-type]
+    scored = _scoring(
         numbered,
         bundle,
         keys=["row"],
         probabilities=probabilities,
         ship=ship,
         text_source=fmt == "csv",
-        options=options,
+        options=options or LoadOptions(),
+        rejects=found,
     )
-    # Written twice (predictions, rejects): score once, keep the result until both are out.
-    scored = scored.persist(StorageLevel.MEMORY_AND_DISK)
-    report = BatchReport(rows=total)
-    try:
-        good = scored.where(F.col(REJECTED).isNull()).drop(REJECTED)
-        good.write.mode("overwrite").parquet(str(output_path))
-        # Partitions come back in order and each keeps its rows' order (numbered that way):
-        # the rejects are in row order without a sort.
-        bad = scored.where(F.col(REJECTED).isNotNull()).select("row", REJECTED)
-        with Path(rejects_path).open("w", encoding="utf-8") as rejects:
-            for row in bad.toLocalIterator(prefetchPartitions=True):
-                reasons = [reason.asDict() for reason in row[REJECTED]]
-                rejects.write(orjson.dumps({"row": row["row"], "errors": reasons}).decode() + "\n")
-                report.rejected += 1
-    finally:
-        scored.unpersist()
-    report.scored = report.rows - report.rejected
-    return report
+    writer = scored.write.mode("overwrite")
+    for name in scored.columns:
+        if name != "label":  # dictionary pages pay off for labels, not for distinct numbers
+            writer = writer.option(f"parquet.enable.dictionary#{name}", "false")
+    writer.parquet(str(output_path))
+    by_row = dict(found.value)  # one per row, however often a task ran
+    with Path(rejects_path).open("w", encoding="utf-8") as rejects:
+        for row in sorted(by_row):
+            rejects.write(orjson.dumps({"row": row, "errors": by_row[row]}).decode() + "\n")
+    return BatchReport(rows=total, scored=total - len(by_row), rejected=len(by_row))
 
 
 _WORKER_ERROR = re.compile(r"pipeserve\.errors\.(\w+): (.+)")

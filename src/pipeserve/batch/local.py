@@ -8,6 +8,8 @@ file with the reason, never dropped silently.
 
 from __future__ import annotations
 
+import os
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -48,12 +50,14 @@ def score_file(
     probabilities: bool = True,
     progress: Callable[[int], None] | None = None,
     validator: InstanceValidator | None = None,
+    threads: int | None = None,
 ) -> BatchReport:
     """Score every row of ``input_path`` into ``output_path``; invalid rows go to
     ``rejects_path`` as JSON lines ``{"row", "errors"}`` (rows are numbered from 0).
 
     Columns other than the model's features are ignored (and not read from Parquet).
-    ``validator`` carries the server's input settings (``PIPESERVE_MAX_STRING_LENGTH``).
+    ``validator`` carries the server's input settings (``PIPESERVE_MAX_STRING_LENGTH``);
+    ``threads`` chunks are scored at once (default: this machine's cores, at most 4).
     Raises :class:`ConfigurationError` for an unsupported file type or when a feature column
     is missing from the file.
     """
@@ -68,11 +72,33 @@ def score_file(
     parquet_out = output_path.suffix.lower() == ".parquet"
     report = BatchReport()
     writer = Writer(output_path, columns, predictor.is_regressor)
-    # Reading the next chunk and writing the last one overlap with scoring this one: pyarrow
-    # and onnxruntime release the GIL, so the three use the machine's cores in turn. At most
-    # one chunk is read ahead and one is being written, so memory stays flat.
+    # Chunks are scored ``threads`` at a time while the next is read and the last written:
+    # pyarrow and onnxruntime release the GIL (and a Predictor serves many threads, as in the
+    # server), so the steps share the machine's cores. Results are taken in file order; at
+    # most ``threads`` + 2 chunks are in memory, so memory stays flat however large the file.
+    threads = threads or _cores()
     io = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pipeserve-batch-io")
+    scoring = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="pipeserve-batch")
+    pending: deque[tuple[int, Future[tuple[ChunkScores, dict[str, Any]]]]] = deque()
     written: Future[None] | None = None
+
+    def score(chunk: Any) -> tuple[ChunkScores, dict[str, Any]]:
+        scores = score_chunk(predictor, validator, chunk)
+        return scores, _outputs(scores, predictor, parquet_out)
+
+    def finish(size: int, scored: Future[tuple[ChunkScores, dict[str, Any]]]) -> None:
+        nonlocal written
+        scores, outputs = scored.result()
+        _write_rejects(rejects, scores, report.rows)
+        if written is not None:
+            written.result()  # in order, and an error surfaces here
+        written = io.submit(writer.write, report.rows + scores.positions, outputs)
+        report.scored += len(scores.positions)
+        report.rejected += len(scores.rejects)
+        report.rows += size
+        if progress is not None:
+            progress(size)
+
     try:
         chunks = _read_ahead(io, read_chunks(input_path, chunk_size, text_columns, features))
         with Path(rejects_path).open("w", encoding="utf-8") as rejects:
@@ -80,24 +106,28 @@ def score_file(
                 missing = [n for n in features if n not in chunk_columns(chunk)]
                 if missing:
                     raise missing_features_error(str(input_path), missing, features)
-                scores = score_chunk(predictor, validator, chunk)
-                _write_rejects(rejects, scores, report.rows)
-                outputs = _outputs(scores, predictor, parquet_out)
-                if written is not None:
-                    written.result()  # in order, and an error surfaces here
-                written = io.submit(writer.write, report.rows + scores.positions, outputs)
-                size = len(chunk)
-                report.scored += len(scores.positions)
-                report.rejected += len(scores.rejects)
-                report.rows += size
-                if progress is not None:
-                    progress(size)
+                pending.append((len(chunk), scoring.submit(score, chunk)))
+                if len(pending) >= threads:
+                    finish(*pending.popleft())
+            while pending:
+                finish(*pending.popleft())
         if written is not None:
             written.result()
     finally:
+        scoring.shutdown(wait=True, cancel_futures=True)
         io.shutdown(wait=True, cancel_futures=True)
         writer.close()
     return report
+
+
+def _cores() -> int:
+    """The cores this process may run on (at most 4: beyond that, reading and writing one
+    file is the limit)."""
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        available = os.cpu_count() or 1
+    return max(1, min(available, 4))
 
 
 def _read_ahead(io: ThreadPoolExecutor, chunks: Iterator[Any]) -> Iterator[Any]:

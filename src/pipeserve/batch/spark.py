@@ -373,7 +373,15 @@ def _score_file(
     missing = [name for name in features if name not in frame.columns]
     if missing:
         raise missing_features_error(str(input_path), missing, features)
-    numbered, total = _numbered(frame, "row")
+    if fmt == "parquet" and input_path.is_file():
+        # One file: Parquet's own row index is the row number, and the count comes from the
+        # footers; no job has to number the rows first.
+        from pyspark.sql import functions as F  # noqa: PLC0415
+
+        numbered = frame.withColumn("row", F.col("_metadata.row_index"))
+        total = frame.count()
+    else:
+        numbered, total = _numbered(frame, "row")
     found: Any = spark.sparkContext.accumulator([], _RejectList())  # type: ignore[arg-type]
     scored = _scoring(
         numbered,

@@ -18,6 +18,7 @@ import click
 import orjson
 
 from pipeserve import __version__
+from pipeserve.batch import CHUNK_SIZE
 from pipeserve.errors import PipeserveError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -336,7 +337,13 @@ def serve(host: str | None, port: int | None, workers: int | None, model_dir: Pa
 @click.option(
     "--rejects", type=PATH, help="Invalid rows with reasons [default: OUTPUT.rejects.jsonl]"
 )
-@click.option("--chunk-size", type=click.IntRange(min=1), default=10_000, show_default=True)
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(min=1),
+    default=CHUNK_SIZE,
+    show_default=True,
+    help="Rows scored at a time (Spark: rows per Arrow batch sent to a Python worker).",
+)
 @click.option("--probabilities/--no-probabilities", default=True, show_default=True)
 @click.option(
     "--engine",
@@ -379,8 +386,8 @@ def predict(
     else:
         from tqdm import tqdm
 
+        from pipeserve.batch.local import score_file
         from pipeserve.bundle.io import load_bundle
-        from pipeserve.inference.batch import score_file
         from pipeserve.inference.predictor import Predictor
 
         predictor = Predictor(load_bundle(bundle_dir))
@@ -426,14 +433,17 @@ def _predict_on_spark(
     # A session that already runs (a notebook, a test) is used as it is and left running.
     existing = SparkSession.getActiveSession()
     session = existing or (
-        SparkSession.builder.master(master)
-        .appName("pipeserve predict")
-        .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(chunk_size))
-        .getOrCreate()
+        SparkSession.builder.master(master).appName("pipeserve predict").getOrCreate()
     )
     try:
         return spark.score_file(
-            session, bundle_dir, input_path, output, rejects, probabilities=probabilities
+            session,
+            bundle_dir,
+            input_path,
+            output,
+            rejects,
+            probabilities=probabilities,
+            batch_rows=chunk_size,
         )
     except (PySparkException, Py4JJavaError) as error:
         recovered = spark.engine_error(error)

@@ -75,3 +75,23 @@ def test_a_wire_type_bounds_json_values() -> None:
     numbers.validate([[0, 255]], _where, [uint8])
     with pytest.raises(InvalidInputError, match=r"does not fit UINT8 \(0 to 255\), got 256"):
         numbers.validate([[0, 256]], lambda f, r: f"x[{r}]", [uint8])
+
+
+def test_values_marked_missing_are_refused_as_nulls_in_row_order() -> None:
+    numbers = ColumnValidator([FeatureSpec(name="x", dtype="float64")])
+    filled = np.array([1.0, 0.0, np.nan, 0.0])  # a columnar file's values, nulls filled
+    nulls = np.array([False, True, False, True])
+
+    column, found = numbers.column(0, filled, nulls=nulls)
+
+    assert column is None
+    assert found == [
+        (1, "must be a number, got null"),
+        (2, "must be a finite number (NaN and Infinity are not allowed)"),
+        (3, "must be a number, got null"),
+    ]
+    assert numbers.value_problem(0, None) == found[0][1]  # the same rule as a JSON null
+    (valid, none_found) = numbers.column(0, filled[:1], nulls=nulls[:1])
+    assert none_found == []
+    assert valid is not None
+    assert valid.tolist() == [1.0]

@@ -298,7 +298,7 @@ def test_only_a_strict_encoder_makes_the_training_categories_the_allowed_values(
 def test_batch_scoring_writes_a_value_per_row(regression_bundle: Path, tmp_path: Path) -> None:
     import csv
 
-    from pipeserve.inference.batch import score_file
+    from pipeserve.batch.local import score_file
     from pipeserve.inference.predictor import Predictor
 
     predictor = Predictor(load_bundle(regression_bundle, trust=Trust.with_types([HALVES])))

@@ -178,9 +178,19 @@ class ColumnValidator:
         return converted
 
     def column(
-        self, index: int, values: RawColumn, wire: WireType | None = None
+        self,
+        index: int,
+        values: RawColumn,
+        wire: WireType | None = None,
+        nulls: NDArray[np.bool_] | None = None,
     ) -> tuple[Column | None, list[tuple[int, str]]]:
-        """Feature ``index``'s column as an array, or the ``(row, message)`` of each bad value."""
+        """Feature ``index``'s column as an array, or the ``(row, message)`` of each bad value.
+
+        ``nulls`` marks the missing values of a column read from a columnar file (Arrow keeps
+        them apart from the values, which hold a filler there): each is reported as JSON's null
+        is, by the same rule (:meth:`value_problem` of ``None``)."""
+        if nulls is not None and nulls.any():
+            return None, self._with_nulls(index, values, wire, nulls)
         spec = self.specs[index]
         if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
             return self._numeric_array(spec, values)
@@ -198,6 +208,15 @@ class ColumnValidator:
         return _number_problem(spec, value, wire)
 
     # --- vectorised checks ------------------------------------------------------------------
+
+    def _with_nulls(
+        self, index: int, values: RawColumn, wire: WireType | None, nulls: NDArray[np.bool_]
+    ) -> list[tuple[int, str]]:
+        _, found = self.column(index, values, wire)
+        missing = self.value_problem(index, None, wire) or REQUIRED
+        problems = [(row, message) for row, message in found if not nulls[row]]
+        problems += [(int(row), missing) for row in np.flatnonzero(nulls)]
+        return sorted(problems)
 
     def _numbers(
         self, spec: ColumnSpec, values: Sequence[Any], wire: WireType | None

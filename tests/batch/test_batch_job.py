@@ -8,7 +8,7 @@ import yaml
 
 from pipeserve.cli import main
 
-JOB = Path(__file__).parents[1] / "deploy" / "examples" / "batch-job.yaml"
+JOB = Path(__file__).parents[2] / "deploy" / "examples" / "batch-job.yaml"
 
 
 def test_the_job_calls_predict_with_real_options_on_mounted_paths() -> None:

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
@@ -20,7 +23,7 @@ from pipeserve.cli import main
 from pipeserve.errors import BundleError, ConfigurationError
 from pipeserve.inference.registry import load_entry
 from pipeserve.inference.store import BundleLocation
-from tests.conftest import iris_frame
+from tests.conftest import FEATURES, iris_frame
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -70,18 +73,17 @@ def assert_same_predictions(local: pd.DataFrame, spark: pd.DataFrame) -> None:
 def test_both_engines_give_the_same_iris_predictions_and_rejects(
     spark: SparkSession, bundle_dir: Path, tmp_path: Path
 ) -> None:
-    frame = iris_frame()
-    frame["sepal_length"] = frame["sepal_length"].astype(object)
-    frame.loc[3, "petal_width"] = None  # a missing value
-    frame.loc[5, "sepal_length"] = "wide"  # the wrong type
-    frame.loc[140, "petal_length"] = None
-    frame.to_csv(tmp_path / "in.csv", index=False)
+    rows = iris_frame()[FEATURES].to_dict("records")
+    rows[3]["petal_width"] = None  # a null in the file
+    rows[5]["sepal_length"] = math.nan
+    rows[140]["petal_length"] = math.inf
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "in.parquet", row_group_size=40)
 
     local, local_rejects, _ = predict(
-        "local", bundle_dir, tmp_path / "in.csv", tmp_path / "a.parquet"
+        "local", bundle_dir, tmp_path / "in.parquet", tmp_path / "a.parquet"
     )
     on_spark, spark_rejects, output = predict(
-        "spark", bundle_dir, tmp_path / "in.csv", tmp_path / "b.parquet"
+        "spark", bundle_dir, tmp_path / "in.parquet", tmp_path / "b.parquet"
     )
 
     assert spark.sparkContext.defaultParallelism == 2  # the CLI ran on the test's session
@@ -89,7 +91,9 @@ def test_both_engines_give_the_same_iris_predictions_and_rejects(
     assert len(on_spark) == 147
     assert spark_rejects == local_rejects
     assert [r["row"] for r in spark_rejects] == [3, 5, 140]
-    assert "must be a number, got a string" in spark_rejects[1]["errors"][0]["message"]
+    assert spark_rejects[0]["errors"] == [
+        {"field": "petal_width", "message": "must be a number, got null"}
+    ]
     assert "147 of 150 rows scored" in output
 
 
@@ -128,6 +132,7 @@ def test_the_credit_model_scores_on_spark_and_rejects_as_the_local_engine_does(
     ]
     assert "matches no known place" in spark_rejects[0]["errors"][0]["message"]
     assert "must be a string, got null" in spark_rejects[2]["errors"][0]["message"]
+    assert "must be a number, got a string" in spark_rejects[3]["errors"][0]["message"]
 
 
 def test_a_dataframe_keeps_its_keys_and_says_why_a_row_was_rejected(
@@ -137,17 +142,22 @@ def test_a_dataframe_keeps_its_keys_and_says_why_a_row_was_rejected(
     from pyspark.sql import DataFrame
 
     shipped: list[Any] = []
+    from pyspark.sql import functions as F
+
     frame = iris_frame().head(6).assign(customer=[f"c{i}" for i in range(6)])
-    frame.loc[2, "sepal_width"] = float("nan")
-    source = spark.createDataFrame(frame)
+    frame.loc[2, "sepal_width"] = None  # null in Spark
+    source = spark.createDataFrame(frame).withColumn(
+        "petal_width",
+        F.when(F.col("customer") == "c4", F.lit(float("nan"))).otherwise(F.col("petal_width")),
+    )
     kind = type(source)  # pyspark's classic DataFrame, a subclass of pyspark.sql.DataFrame
-    original = kind.mapInPandas
+    original = kind.mapInArrow
 
     def spy(self: DataFrame, function: Any, *args: Any, **kwargs: Any) -> DataFrame:
         shipped.append(function)
         return original(self, function, *args, **kwargs)
 
-    monkeypatch.setattr(kind, "mapInPandas", spy)
+    monkeypatch.setattr(kind, "mapInArrow", spy)
     scored = engine.score(source, bundle_dir, keys=["customer"])
     rows = pd.DataFrame([row.asDict() for row in scored.collect()], columns=scored.columns)
     rows = rows.sort_values("customer")
@@ -162,13 +172,17 @@ def test_a_dataframe_keeps_its_keys_and_says_why_a_row_was_rejected(
     ]
     assert rows["customer"].tolist() == [f"c{i}" for i in range(6)]
     rejected = rows.set_index("customer")["rejected"]
+    # A null is refused in the HTTP API's words for a null, a NaN as a NaN.
     assert [r.asDict() for r in rejected["c2"]] == [
+        {"field": "sepal_width", "message": "must be a number, got null"}
+    ]
+    assert [r.asDict() for r in rejected["c4"]] == [
         {
-            "field": "sepal_width",
+            "field": "petal_width",
             "message": "must be a finite number (NaN and Infinity are not allowed)",
         }
     ]
-    assert rejected.drop("c2").isna().all()
+    assert rejected.drop(["c2", "c4"]).isna().all()
     assert rows.set_index("customer").loc["c2", ["label", "proba_setosa"]].isna().all()
     # The workers get the bundle as files: what Spark pickles for them is a few strings.
     assert len(cloudpickle.dumps(shipped[0])) < 2_000 < (bundle_dir / PIPELINE_FILE).stat().st_size
@@ -260,3 +274,51 @@ def test_without_pyspark_the_error_names_the_extra(
     )
     assert result.exit_code == 1
     assert "install pipeserve[spark]" in result.output
+
+
+def test_a_regressor_scores_on_spark_with_a_value_column_as_the_local_engine_writes(
+    spark: SparkSession, ridge_bundle: Path, tmp_path: Path
+) -> None:
+    frame = iris_frame().drop(columns=["species", "petal_width"])
+    frame.loc[7, "sepal_width"] = None
+    frame.to_parquet(tmp_path / "in.parquet", row_group_size=50)
+
+    local, local_rejects, _ = predict(
+        "local", ridge_bundle, tmp_path / "in.parquet", tmp_path / "a.parquet"
+    )
+    on_spark, spark_rejects, _ = predict(
+        "spark", ridge_bundle, tmp_path / "in.parquet", tmp_path / "b.parquet"
+    )
+    scored = engine.score(spark.createDataFrame(frame.reset_index()), ridge_bundle, keys=["index"])
+
+    assert list(on_spark.columns) == list(local.columns) == ["row", "value"]
+    assert on_spark["row"].tolist() == local["row"].tolist()
+    np.testing.assert_allclose(on_spark["value"], local["value"], rtol=0, atol=1e-9)
+    assert spark_rejects == local_rejects
+    assert [r["row"] for r in spark_rejects] == [7]
+    assert scored.columns == ["index", "value", "rejected"]
+    assert dict(scored.dtypes)["value"] == "double"
+
+
+def test_each_python_worker_verifies_the_bundle_once(
+    spark: SparkSession, session_bundle: Path
+) -> None:
+    frame = spark.createDataFrame(iris_frame().reset_index()).repartition(6)
+    name = str(session_bundle)
+    for _ in range(2):  # two jobs, six tasks each, on two cores: workers are reused
+        scored = engine.score(frame, session_bundle, keys=["index"], ship=False)
+        assert scored.where("rejected IS NULL").count() == 150
+
+    def loads(batches: Any) -> Any:
+        import os
+
+        from pipeserve.batch import spark as worker
+
+        for _ in batches:
+            pass
+        yield pd.DataFrame({"pid": [os.getpid()], "loads": [worker.LOADS.get(name, 0)]})
+
+    seen = frame.mapInPandas(loads, "pid long, loads long").collect()
+    by_worker = {row["pid"]: row["loads"] for row in seen}
+    assert set(by_worker.values()) <= {0, 1}, by_worker  # 0: a worker that scored nothing
+    assert 1 in by_worker.values(), by_worker

@@ -1,5 +1,6 @@
-"""One real Spark session (``local[2]``) for the Spark engine's tests: starting one costs
-seconds, so it is shared, and small files are split into several partitions as big ones are."""
+"""Fixtures of the batch engines' tests: one real Spark session (``local[2]``) for the whole
+run (starting one costs seconds; small files are still split into several partitions, as big
+ones are), a credit bundle whose geocoder rejects unknown addresses, and a regressor."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pipeserve.bundle.io import load_bundle, write_bundle
+from tests.conftest import iris_frame
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -46,3 +48,22 @@ def strict_credit_bundle(tmp_path_factory: pytest.TempPathFactory, credit_bundle
     directory = tmp_path_factory.mktemp("strict") / "credit-strict"
     write_bundle(directory, loaded.pipeline, manifest)
     return directory
+
+
+@pytest.fixture(scope="session")
+def ridge_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A regressor, built as a user would build their own: a Ridge predicting iris petal widths
+    from the other measurements, through ``pipeserve.bundle.build_bundle``."""
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from pipeserve.bundle import build_bundle
+
+    sample = iris_frame().drop(columns="species")
+    features = sample.drop(columns="petal_width")
+    pipeline = make_pipeline(StandardScaler(), Ridge(alpha=1.0))
+    pipeline.fit(features, sample["petal_width"])
+    output = tmp_path_factory.mktemp("ridge") / "petal-width"
+    build_bundle(pipeline, sample, output, target="petal_width", name="petal-width", version="1")
+    return output

@@ -32,8 +32,6 @@ pages = APIBlueprint(
     static_url_path="/static/pages",
 )
 
-# Where the pages live, for the security headers (the only place that lists them).
-PAGE_PREFIXES = ("/models/", "/static/pages/")
 _SVG = "image/svg+xml"
 
 
@@ -41,11 +39,6 @@ def _media(media_type: str, description: str) -> dict[int | str, Any]:
     return {
         200: {"description": description, "content": {media_type: {"schema": {"type": "string"}}}}
     }
-
-
-def is_page_path(path: str) -> bool:
-    """Whether ``path`` is one of these pages (they get the pages' security policy)."""
-    return path == "/" or path.startswith(PAGE_PREFIXES)
 
 
 @pages.get("/")

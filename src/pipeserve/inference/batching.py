@@ -65,7 +65,6 @@ class Batcher:
         self._queue: queue.SimpleQueue[_Request] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._collect, name="pipeserve-batcher", daemon=True)
         self._thread.start()
-        self.calls = 0  # model calls made (for tests)
 
     def predict(self, columns: Columns, rows: int, *, probabilities: bool) -> Prediction:
         """Predict for ``rows`` rows given as columns, together with whoever else is waiting."""
@@ -106,7 +105,6 @@ class Batcher:
             self._run(batch)
 
     def _run(self, batch: list[_Request]) -> None:
-        self.calls += 1
         try:
             if len(batch) == 1:
                 results = [self._predict(batch[0].columns)]

@@ -192,5 +192,5 @@ class DataPlane:
 
 def _predictor(entry: ModelEntry) -> Predictor:
     if entry.predictor is None:
-        raise ModelNotReadyError(f"model {entry.label} is not ready: {entry.error}")
+        raise ModelNotReadyError.of(entry.label, entry.error)
     return entry.predictor

@@ -27,6 +27,7 @@ from pipeserve.api.problems import (
     raised_by,
 )
 from pipeserve.api.surfaces import Access, ErrorStyle, Surface, surface_index
+from pipeserve.bundle.manifest import Manifest
 from pipeserve.errors import ConfigurationError
 from pipeserve.inference.dataplane import DataPlane
 from pipeserve.inference.registry import ModelEntry
@@ -175,6 +176,14 @@ def _document_errors(
 RequestSchema = Callable[[ModelEntry, InputLimits, dict[str, Any], str], dict[str, Any]]
 
 
+def _manifest(entry: ModelEntry) -> Manifest:
+    """``entry``'s manifest: only ready versions, which have one, are documented, so a missing
+    one is a wiring mistake, said at start-up rather than as a broken document."""
+    if entry.manifest is None:
+        raise ConfigurationError(f"model {entry.label} is documented but has no manifest")
+    return entry.manifest
+
+
 def _friendly_body(
     entry: ModelEntry, limits: InputLimits, schemas: dict[str, Any], prefix: str
 ) -> dict[str, Any]:
@@ -184,49 +193,43 @@ def _friendly_body(
 def _v1_body(
     entry: ModelEntry, limits: InputLimits, schemas: dict[str, Any], prefix: str
 ) -> dict[str, Any]:
-    assert entry.manifest is not None  # noqa: S101 - only ready versions get here
-    values = instance_array_schema(entry.manifest, limits)
+    values = instance_array_schema(_manifest(entry), limits)
     return v1.request_schema(_instance_ref(entry, limits, schemas, prefix), values, limits)
 
 
 def _v2_body(
     entry: ModelEntry, limits: InputLimits, schemas: dict[str, Any], prefix: str
 ) -> dict[str, Any]:
-    assert entry.manifest is not None  # noqa: S101 - only ready versions get here
     has_probabilities = entry.predictor is not None and entry.predictor.has_probabilities
-    return v2_schema.request_schema(entry.manifest, limits, has_probabilities)
+    return v2_schema.request_schema(_manifest(entry), limits, has_probabilities)
 
 
 def _instance_ref(
     entry: ModelEntry, limits: InputLimits, schemas: dict[str, Any], prefix: str
 ) -> dict[str, str]:
-    assert entry.manifest is not None  # noqa: S101 - only ready versions get here
     name = prefix + "Instance"
-    schemas.setdefault(name, instance_schema(entry.manifest, limits))
+    schemas.setdefault(name, instance_schema(_manifest(entry), limits))
     return {"$ref": REF.format(model=name)}
 
 
 def _friendly_example(entry: ModelEntry) -> dict[str, Any]:
-    assert entry.manifest is not None  # noqa: S101
-    return {"instances": [entry.manifest.example], "probabilities": True}
+    return {"instances": [_manifest(entry).example], "probabilities": True}
 
 
 def _v1_example(entry: ModelEntry) -> dict[str, Any]:
-    assert entry.manifest is not None  # noqa: S101
-    return {"instances": [entry.manifest.example], "parameters": {"probabilities": True}}
+    return {"instances": [_manifest(entry).example], "parameters": {"probabilities": True}}
 
 
 def _v2_example(entry: ModelEntry) -> dict[str, Any]:
     """One tensor per feature, from a real training row."""
-    assert entry.manifest is not None  # noqa: S101
     inputs = [
         {
             "name": feature.name,
             "shape": [1],
             "datatype": feature_datatype(feature.dtype),
-            "data": [entry.manifest.example.get(feature.name)],
+            "data": [_manifest(entry).example.get(feature.name)],
         }
-        for feature in entry.manifest.features
+        for feature in _manifest(entry).features
     ]
     return {"id": "example-1", "inputs": inputs}
 
@@ -288,7 +291,6 @@ def _bound(
 ) -> dict[str, Any]:
     """``template``'s operations for one model version: no name or version parameter, that
     version's request schema and example."""
-    assert entry.manifest is not None  # noqa: S101
     prefix = schema_title(entry.name, "")
     if not is_default:  # the default version's components keep the plain names
         prefix += f"Version{schema_title(entry.version or '', '')}"

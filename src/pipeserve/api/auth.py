@@ -24,6 +24,7 @@ from pathlib import Path
 from flask import Flask, request
 from pydantic import SecretStr
 
+from pipeserve.api.context import RequestCycle
 from pipeserve.api.surfaces import Access, surface_index
 from pipeserve.errors import AuthenticationError, ConfigurationError, PermissionDeniedError
 from pipeserve.settings import Settings
@@ -31,6 +32,7 @@ from pipeserve.settings import Settings
 logger = logging.getLogger(__name__)
 
 _RECHECK_SECONDS = 5.0
+FEATURE = "auth (bearer token)"
 
 
 def _digest(token: str) -> bytes:
@@ -124,8 +126,9 @@ def _bearer_token() -> str:
     return token.strip()
 
 
-def install_auth(app: Flask, settings: Settings) -> Guard:
-    """Check a token before every protected request of ``app``.
+def install_auth(app: Flask, cycle: RequestCycle, settings: Settings) -> Guard:
+    """Check a token before every protected request of ``app`` (a step of its ``cycle``, after
+    the request id and the metrics have started, so that a refusal is logged and counted).
 
     Raises :class:`ConfigurationError` when the admin routes are enabled without admin tokens
     (they would be open to anyone who reaches the port) or a token file cannot be read.
@@ -146,5 +149,5 @@ def install_auth(app: Flask, settings: Settings) -> Guard:
         endpoint = request.endpoint
         guard.check(access.get(endpoint) if endpoint is not None else None)
 
-    app.before_request(authenticate)
+    cycle.on_start(FEATURE, authenticate)
     return guard

@@ -196,8 +196,10 @@ def codec(codec_type: Callable[[ModelEntry, int], C], entry: ModelEntry) -> C:
     """The ``codec_type`` codec of ``entry``: built once per loaded model version (building the
     request schema costs milliseconds), then shared by every request for that version."""
     max_instances = settings().max_instances
-    cache = _CODECS.setdefault(entry, {})
     key = (codec_type, max_instances)
+    cache = _CODECS.get(entry)  # get before setdefault: setdefault makes a weakref every call
+    if cache is None:
+        cache = _CODECS.setdefault(entry, {})
     built: C | None = cache.get(key)
     if built is None:
         built = cache[key] = codec_type(entry, max_instances)

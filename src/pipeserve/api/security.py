@@ -12,6 +12,7 @@ from __future__ import annotations
 from flask import Flask, Response, request
 from werkzeug.datastructures import Headers
 
+from pipeserve.api.context import RequestCycle
 from pipeserve.api.surfaces import HeaderPolicy, surface_index
 from pipeserve.settings import Settings
 
@@ -41,12 +42,14 @@ _HEADERS: dict[HeaderPolicy, tuple[tuple[str, str], ...]] = {
     HeaderPolicy.PAGES: (*_COMMON, ("Content-Security-Policy", _PAGES_POLICY), *_NO_STORE),
 }
 _CORS_METHODS = "GET, POST, OPTIONS"
+FEATURE = "security headers"
 _CORS_HEADERS = "Authorization, Content-Type, X-Request-ID, Inference-Header-Content-Length"
 _CORS_EXPOSED = "X-Request-ID, X-Model-Version, X-Model-Digest"
 
 
-def install_security_headers(app: Flask, settings: Settings) -> None:
-    """Add the security headers (and CORS headers for configured origins) to every response."""
+def install_security_headers(app: Flask, cycle: RequestCycle, settings: Settings) -> None:
+    """Add the security headers (and CORS headers for configured origins) to every response
+    (a step of ``cycle``, before the steps added before it, as an after-request hook was)."""
     origins = frozenset(settings.cors_origins)
     index = surface_index(app)  # filled once every blueprint is registered
     by_endpoint: dict[str, tuple[tuple[str, str], ...]] = {}
@@ -59,7 +62,7 @@ def install_security_headers(app: Flask, settings: Settings) -> None:
             return chosen
         return _HEADERS[index.of_path(request.path).headers]  # no route: placed by its path
 
-    def secure(response: Response) -> Response:
+    def secure(response: Response) -> None:
         headers = response.headers
         chosen = headers_of(request.endpoint)
         # add(), not setdefault(): no view sets these, and add() does not scan the headers.
@@ -69,9 +72,8 @@ def install_security_headers(app: Flask, settings: Settings) -> None:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         if origins:
             _cors(headers, origins)
-        return response
 
-    app.after_request(secure)
+    cycle.on_finish(FEATURE, secure)
 
 
 def _cors(headers: Headers, origins: frozenset[str]) -> None:

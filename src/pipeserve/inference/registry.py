@@ -26,6 +26,7 @@ from pipeserve.errors import (
     ModelNotReadyError,
     PipeserveError,
 )
+from pipeserve.features.geocoders.runtime import GeocoderSettings
 from pipeserve.inference.monitoring import InputMonitor
 from pipeserve.inference.predictor import InferencePath, Predictor
 from pipeserve.inference.schema import MAX_STRING_LENGTH, InstanceValidator
@@ -130,6 +131,8 @@ class LoadOptions:
     trust: Trust = field(default_factory=Trust)
     # Rows in each model's input-monitoring window; 0 turns monitoring off.
     monitor_window: int = 1000
+    # What the bundles' HTTP geocoders use (None: they refuse to run, the model is not ready).
+    geocoder: GeocoderSettings | None = None
 
 
 def _warm_up(predictor: Predictor) -> None:
@@ -173,7 +176,7 @@ def load_entry(
                 f"bundle sits in the version directory {location.version!r}",
                 path=str(location.path),
             )
-        predictor = Predictor(bundle, options.inference_path)
+        predictor = Predictor(bundle, options.inference_path, options.geocoder)
         _warm_up(predictor)
     except (BundleError, ConfigurationError) as error:
         if previous is not None and previous.ready:

@@ -29,7 +29,7 @@ from pipeserve.api.problems import (
 from pipeserve.api.surfaces import Access, ErrorStyle, Surface, surface_index
 from pipeserve.errors import ConfigurationError
 from pipeserve.inference.dataplane import DataPlane
-from pipeserve.inference.registry import ModelEntry
+from pipeserve.inference.registry import ModelVersion
 from pipeserve.protocols import friendly, v1
 from pipeserve.protocols.schemas import (
     InputLimits,
@@ -172,17 +172,17 @@ def _document_errors(
 
 # --- per-model prediction paths ------------------------------------------------------------------
 
-RequestSchema = Callable[[ModelEntry, InputLimits, dict[str, Any], str], dict[str, Any]]
+RequestSchema = Callable[[ModelVersion, InputLimits, dict[str, Any], str], dict[str, Any]]
 
 
 def _friendly_body(
-    entry: ModelEntry, limits: InputLimits, schemas: dict[str, Any], prefix: str
+    entry: ModelVersion, limits: InputLimits, schemas: dict[str, Any], prefix: str
 ) -> dict[str, Any]:
     return friendly.request_schema(_instance_ref(entry, limits, schemas, prefix), limits)
 
 
 def _v1_body(
-    entry: ModelEntry, limits: InputLimits, schemas: dict[str, Any], prefix: str
+    entry: ModelVersion, limits: InputLimits, schemas: dict[str, Any], prefix: str
 ) -> dict[str, Any]:
     assert entry.manifest is not None  # noqa: S101 - only ready versions get here
     values = instance_array_schema(entry.manifest, limits)
@@ -190,7 +190,7 @@ def _v1_body(
 
 
 def _v2_body(
-    entry: ModelEntry, limits: InputLimits, schemas: dict[str, Any], prefix: str
+    entry: ModelVersion, limits: InputLimits, schemas: dict[str, Any], prefix: str
 ) -> dict[str, Any]:
     assert entry.manifest is not None  # noqa: S101 - only ready versions get here
     has_probabilities = entry.predictor is not None and entry.predictor.has_probabilities
@@ -198,7 +198,7 @@ def _v2_body(
 
 
 def _instance_ref(
-    entry: ModelEntry, limits: InputLimits, schemas: dict[str, Any], prefix: str
+    entry: ModelVersion, limits: InputLimits, schemas: dict[str, Any], prefix: str
 ) -> dict[str, str]:
     assert entry.manifest is not None  # noqa: S101 - only ready versions get here
     name = prefix + "Instance"
@@ -206,17 +206,17 @@ def _instance_ref(
     return {"$ref": REF.format(model=name)}
 
 
-def _friendly_example(entry: ModelEntry) -> dict[str, Any]:
+def _friendly_example(entry: ModelVersion) -> dict[str, Any]:
     assert entry.manifest is not None  # noqa: S101
     return {"instances": [entry.manifest.example], "probabilities": True}
 
 
-def _v1_example(entry: ModelEntry) -> dict[str, Any]:
+def _v1_example(entry: ModelVersion) -> dict[str, Any]:
     assert entry.manifest is not None  # noqa: S101
     return {"instances": [entry.manifest.example], "parameters": {"probabilities": True}}
 
 
-def _v2_example(entry: ModelEntry) -> dict[str, Any]:
+def _v2_example(entry: ModelVersion) -> dict[str, Any]:
     """One tensor per feature, from a real training row."""
     assert entry.manifest is not None  # noqa: S101
     inputs = [
@@ -237,7 +237,7 @@ class PredictionOperation:
 
     suffix: str
     body: RequestSchema
-    example: Callable[[ModelEntry], dict[str, Any]]
+    example: Callable[[ModelVersion], dict[str, Any]]
 
 
 # The endpoints whose request body depends on the model: each gets one path per served model
@@ -279,7 +279,7 @@ def _document_models(
 
 def _bound(
     template: dict[str, Any],
-    entry: ModelEntry,
+    entry: ModelVersion,
     operation: PredictionOperation,
     limits: InputLimits,
     schemas: dict[str, Any],

@@ -274,7 +274,7 @@ def protocol_steps(app: Flask) -> dict[str, dict[int, float]]:
     plane = app.extensions["pipeserve"]["dataplane"]
     calls: dict[str, Callable[[], object]] = {}
     with app.test_request_context():
-        entry = plane.inference_model("iris")
+        entry = plane.ready_version("iris")
         friendly = codec(FriendlyCodec, entry)
         v2 = codec(V2Codec, entry)
         for size in SIZES:

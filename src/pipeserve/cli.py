@@ -110,6 +110,14 @@ def _trust(trusted_file: Path | None) -> Any:
     return Trust.with_types(read_trusted_types(trusted_file), str(trusted_file))
 
 
+def _geocoder() -> Any:
+    """The ``PIPESERVE_GEOCODER_*`` settings, for the bundles this command loads or fits."""
+    from pipeserve.features.geocoders.runtime import GeocoderSettings
+    from pipeserve.settings import Settings
+
+    return GeocoderSettings.from_settings(Settings())
+
+
 def _refusing_untrusted(command: F) -> F:
     """Print each refused type on a line of its own, to review, before the error."""
 
@@ -143,15 +151,17 @@ def train(
     trusted_file: Path | None,
 ) -> None:
     """Fit the pipeline that train.pipeline names (the DVC `train` stage)."""
+    from pipeserve.features.geocoders.runtime import geocoder_settings
     from pipeserve.project.builder import put_on_path
     from pipeserve.project.params import load_params
     from pipeserve.training.train import train as run_training
 
     _setup_logging()
     put_on_path(params_path.parent)
-    manifest = run_training(
-        load_params(params_path, section), train_csv, output, _trust(trusted_file)
-    )
+    with geocoder_settings(_geocoder()):  # fitting clones the Geocoders: no handing over
+        manifest = run_training(
+            load_params(params_path, section), train_csv, output, _trust(trusted_file)
+        )
     answers = f"{len(manifest.classes)} classes" if manifest.classes else manifest.task
     click.echo(f"trained {manifest.estimator} → {output} ({answers})")
 
@@ -184,6 +194,7 @@ def evaluate(
     trusted_file: Path | None,
 ) -> None:
     """Score a trained bundle on held-out data (the DVC `evaluate` stage)."""
+    from pipeserve.features.geocoders.runtime import geocoder_settings
     from pipeserve.project.builder import put_on_path
     from pipeserve.project.params import load_params
     from pipeserve.training.evaluate import evaluate as run_evaluation
@@ -191,15 +202,16 @@ def evaluate(
     _setup_logging()
     put_on_path(params_path.parent)
     train_params = load_params(params_path, section).train
-    metrics = run_evaluation(
-        bundle_dir,
-        test_csv,
-        train_params.target,
-        metrics_path,
-        plot_path,
-        positive_class=train_params.positive_class,
-        trust=_trust(trusted_file),
-    )
+    with geocoder_settings(_geocoder()):
+        metrics = run_evaluation(
+            bundle_dir,
+            test_csv,
+            train_params.target,
+            metrics_path,
+            plot_path,
+            positive_class=train_params.positive_class,
+            trust=_trust(trusted_file),
+        )
     if "rmse" in metrics:
         summary = f"RMSE {metrics['rmse']:.4g}, MAE {metrics['mae']:.4g}, R2 {metrics['r2']:.4f}"
     else:
@@ -246,21 +258,23 @@ def bundle_build(
 
     Refuses a pipeline holding a type that neither pipeserve nor --trusted-types trusts, and
     prints each such type to review."""
+    from pipeserve.features.geocoders.runtime import geocoder_settings
     from pipeserve.project.builder import put_on_path
     from pipeserve.project.params import load_params, raw_section
     from pipeserve.training.publish import publish
 
     put_on_path(params_path.parent)
     load_params(params_path, section)  # checked, so a bad file fails with a message naming the key
-    manifest = publish(
-        trained,
-        metrics_path,
-        list(inputs),
-        raw_section(params_path, section),
-        output,
-        trust=_trust(trusted_file),
-        confusion_path=confusion_path,
-    )
+    with geocoder_settings(_geocoder()):  # checking the compiled form runs the pipeline
+        manifest = publish(
+            trained,
+            metrics_path,
+            list(inputs),
+            raw_section(params_path, section),
+            output,
+            trust=_trust(trusted_file),
+            confusion_path=confusion_path,
+        )
     size = sum(f.size for f in manifest.files.values())
     metrics = manifest.metrics or {}
     score = (
@@ -295,7 +309,7 @@ def bundle_verify(directory: Path, trusted_file: Path | None) -> None:
     from pipeserve.inference.predictor import Predictor
 
     loaded = load_bundle(directory, trust=_trust(trusted_file))
-    Predictor(loaded)
+    Predictor(loaded, geocoder=_geocoder())
     for warning in loaded.version_warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"ok: {loaded.manifest.name} {loaded.manifest.version} verified")
@@ -390,7 +404,7 @@ def predict(
         from pipeserve.bundle.io import load_bundle
         from pipeserve.inference.predictor import Predictor
 
-        predictor = Predictor(load_bundle(bundle_dir))
+        predictor = Predictor(load_bundle(bundle_dir), geocoder=_geocoder())
         with tqdm(unit=" rows", file=sys.stderr, desc="scoring") as bar:
             report = score_file(
                 predictor,
@@ -421,6 +435,7 @@ def _predict_on_spark(
     """``predict --engine spark``: a Spark session for the run; a worker's pipeserve error
     (a bundle that fails to verify on the executors) is reported as such."""
     from pipeserve import spark
+    from pipeserve.inference.registry import LoadOptions
 
     spark.require_pyspark()
     from py4j.protocol import Py4JJavaError
@@ -444,6 +459,7 @@ def _predict_on_spark(
             rejects,
             probabilities=probabilities,
             batch_rows=chunk_size,
+            options=LoadOptions(geocoder=_geocoder()),
         )
     except (PySparkException, Py4JJavaError) as error:
         recovered = spark.engine_error(error)

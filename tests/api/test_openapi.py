@@ -49,7 +49,7 @@ def test_documents_every_route(spec: dict[str, Any], app: APIFlask) -> None:
 
 
 def _versions(app: APIFlask) -> list[Any]:
-    return app.extensions["pipeserve"]["dataplane"].served_model("iris").versions  # type: ignore[no-any-return]
+    return app.extensions["pipeserve"]["dataplane"].model("iris").versions  # type: ignore[no-any-return]
 
 
 def test_every_prediction_operation_is_a_route(app: APIFlask) -> None:

@@ -34,9 +34,9 @@ def test_a_broken_bundle_does_not_stop_the_others(model_dir: Path) -> None:
 
     registry = ModelRegistry.from_directory(model_dir)
 
-    assert registry.entry("iris").ready
-    assert not registry.entry("empty").ready
-    assert "is not a bundle" in (registry.entry("empty").error or "")
+    assert registry.version("iris").ready
+    assert not registry.version("empty").ready
+    assert "is not a bundle" in (registry.version("empty").error or "")
     assert not registry.ready
 
 
@@ -45,9 +45,9 @@ def test_lookup_errors_say_what_exists_and_why_not_ready(model_dir: Path) -> Non
     registry = ModelRegistry.from_directory(model_dir)
 
     with pytest.raises(ModelNotFoundError, match=r"available: empty, iris"):
-        registry.entry("wine")
+        registry.version("wine")
     with pytest.raises(ModelNotReadyError, match=r"model empty is not ready: .*is not a bundle"):
-        registry.ready_entry("empty")
+        registry.ready_version("empty")
 
 
 def test_an_empty_repository_is_never_ready(tmp_path: Path) -> None:
@@ -60,11 +60,11 @@ def test_an_empty_repository_is_never_ready(tmp_path: Path) -> None:
 def test_the_newest_version_answers_by_default_and_each_can_be_named(versioned: Path) -> None:
     registry = ModelRegistry.from_directory(versioned)
 
-    assert registry.entry("iris").version == "2"
-    assert registry.entry("iris", "1").version == "1"
+    assert registry.version("iris").version == "2"
+    assert registry.version("iris", "1").version == "1"
     assert [entry.label for entry in registry] == ["iris/1", "iris/2"]
     with pytest.raises(ModelNotFoundError, match=r"no version '3' \(available: 1, 2\)"):
-        registry.entry("iris", "3")
+        registry.version("iris", "3")
 
 
 def test_a_broken_newest_version_leaves_the_previous_one_answering(versioned: Path) -> None:
@@ -72,9 +72,9 @@ def test_a_broken_newest_version_leaves_the_previous_one_answering(versioned: Pa
 
     registry = ModelRegistry.from_directory(versioned)
 
-    assert registry.entry("iris").version == "1"
-    assert not registry.entry("iris", "2").ready
-    assert "sha256" in (registry.entry("iris", "2").error or "")
+    assert registry.version("iris").version == "1"
+    assert not registry.version("iris", "2").ready
+    assert "sha256" in (registry.version("iris", "2").error or "")
     assert not registry.ready  # policy "all": a broken version keeps the pod out of rotation
     assert ModelRegistry.from_directory(versioned, ready_policy="any").ready
 
@@ -84,7 +84,7 @@ def test_a_manifest_version_must_match_its_version_directory(
 ) -> None:
     copy_bundle(session_bundle, tmp_path / "iris" / "3", "4")
 
-    entry = ModelRegistry.from_directory(tmp_path).entry("iris", "3")
+    entry = ModelRegistry.from_directory(tmp_path).version("iris", "3")
 
     assert not entry.ready
     assert "says version '4'" in (entry.error or "")
@@ -115,20 +115,20 @@ def test_reload_loads_new_versions_keeps_unchanged_ones_and_drops_removed_ones(
     versioned: Path, session_bundle: Path
 ) -> None:
     registry = ModelRegistry.from_directory(versioned)
-    unchanged = registry.entry("iris", "2")
+    unchanged = registry.version("iris", "2")
     copy_bundle(session_bundle, versioned / "iris" / "3", "3")
     shutil.rmtree(versioned / "iris" / "1")
 
     report = registry.reload()
 
     assert (report.loaded, report.unchanged, report.removed) == (["iris/3"], ["iris/2"], ["iris/1"])
-    assert registry.entry("iris").version == "3"
-    assert registry.entry("iris", "2") is unchanged
+    assert registry.version("iris").version == "3"
+    assert registry.version("iris", "2") is unchanged
 
 
 def test_a_refused_new_bundle_leaves_the_loaded_version_serving(model_dir: Path) -> None:
     registry = ModelRegistry.from_directory(model_dir)
-    serving = registry.entry("iris")
+    serving = registry.version("iris")
     bundle_json = model_dir / "iris" / "bundle.json"
     original = bundle_json.read_bytes()
     (model_dir / "iris" / "pipeline.skops").write_bytes(b"half-copied")
@@ -136,7 +136,7 @@ def test_a_refused_new_bundle_leaves_the_loaded_version_serving(model_dir: Path)
 
     report = registry.reload()
 
-    entry = registry.entry("iris")
+    entry = registry.version("iris")
     assert report.kept == ["iris/7"]
     assert entry.ready
     assert entry.predictor is serving.predictor
@@ -148,12 +148,12 @@ def test_a_request_holding_an_entry_finishes_with_it_across_a_reload(
     versioned: Path, session_bundle: Path
 ) -> None:
     registry = ModelRegistry.from_directory(versioned)
-    in_flight = registry.ready_entry("iris")
+    in_flight = registry.ready_version("iris")
     copy_bundle(session_bundle, versioned / "iris" / "3", "3")
 
     registry.reload()
 
-    assert registry.entry("iris").version == "3"
+    assert registry.version("iris").version == "3"
     assert in_flight.predictor is not None
     assert in_flight.version == "2"
     assert in_flight.predictor.predict_rows([dict.fromkeys(in_flight.predictor.feature_names, 1.0)])
@@ -172,12 +172,12 @@ def test_the_watcher_picks_up_a_new_version_by_itself(
     try:
         copy_bundle(session_bundle, versioned / "iris" / "3", "3")
         deadline = time.monotonic() + 10
-        while registry.entry("iris").version != "3" and time.monotonic() < deadline:
+        while registry.version("iris").version != "3" and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
         watcher.stop(timeout=10)
 
-    assert registry.entry("iris").version == "3"
+    assert registry.version("iris").version == "3"
 
 
 def test_the_watcher_needs_a_positive_interval(model_dir: Path) -> None:
@@ -193,7 +193,7 @@ def test_a_model_that_cannot_work_here_is_not_ready_with_the_reason(
 
     monkeypatch.setattr(Predictor, "predict_rows", needs_a_url)
 
-    entry = ModelRegistry.from_directory(model_dir).entry("iris")
+    entry = ModelRegistry.from_directory(model_dir).version("iris")
 
     assert not entry.ready
     assert "PIPESERVE_GEOCODER_URL" in (entry.error or "")
@@ -207,4 +207,4 @@ def test_a_passing_failure_in_the_warm_up_does_not_stop_the_model(
 
     monkeypatch.setattr(Predictor, "predict_rows", service_down)
 
-    assert ModelRegistry.from_directory(model_dir).entry("iris").ready
+    assert ModelRegistry.from_directory(model_dir).version("iris").ready

@@ -12,19 +12,19 @@ import pytest
 
 from pipeserve.errors import InvalidInputError, MalformedRequestError
 from pipeserve.inference.predictor import Prediction
-from pipeserve.inference.registry import ModelEntry, ServedModel, load_entry
+from pipeserve.inference.registry import ModelVersion, ServedModel, load_entry
 from pipeserve.inference.store import BundleLocation
 from pipeserve.protocols.v2 import V2Codec, model_metadata
 from tests.conftest import FEATURES
 
 
 @pytest.fixture
-def iris(bundle_dir: Path) -> ModelEntry:
+def iris(bundle_dir: Path) -> ModelVersion:
     return load_entry(BundleLocation(bundle_dir, "iris", None))
 
 
 @pytest.fixture
-def colours(colour_bundle: Path) -> ModelEntry:
+def colours(colour_bundle: Path) -> ModelVersion:
     return load_entry(BundleLocation(colour_bundle, "colours", None))
 
 
@@ -32,11 +32,11 @@ def _tensor(name: str, datatype: str, shape: list[int], data: list[Any]) -> dict
     return {"name": name, "datatype": datatype, "shape": shape, "data": data}
 
 
-def _decode(entry: ModelEntry, document: dict[str, Any], max_instances: int = 5) -> Any:
+def _decode(entry: ModelVersion, document: dict[str, Any], max_instances: int = 5) -> Any:
     return V2Codec(entry, max_instances).decode(orjson.dumps(document))
 
 
-def test_one_2d_tensor_is_split_into_feature_columns(iris: ModelEntry) -> None:
+def test_one_2d_tensor_is_split_into_feature_columns(iris: ModelVersion) -> None:
     request = _decode(
         iris, {"inputs": [_tensor("input-0", "FP32", [2, 4], [[1, 2, 3, 4], [5, 6, 7, 8]])]}
     )
@@ -47,7 +47,7 @@ def test_one_2d_tensor_is_split_into_feature_columns(iris: ModelEntry) -> None:
     assert request.outputs == ("predict", "predict_proba")
 
 
-def test_one_tensor_per_feature_carries_strings_as_bytes(colours: ModelEntry) -> None:
+def test_one_tensor_per_feature_carries_strings_as_bytes(colours: ModelVersion) -> None:
     request = _decode(
         colours,
         {
@@ -70,7 +70,7 @@ def test_one_tensor_per_feature_carries_strings_as_bytes(colours: ModelEntry) ->
     )
 
 
-def test_binary_tensor_data_is_read_after_the_json_header(colours: ModelEntry) -> None:
+def test_binary_tensor_data_is_read_after_the_json_header(colours: ModelVersion) -> None:
     sizes = np.array([1.5, 8.0], dtype="<f4").tobytes()
     strings = b"".join(struct.pack("<I", len(s)) + s for s in (b"green", b"r\xc3\xb6t"))
     header = orjson.dumps(
@@ -143,7 +143,7 @@ def test_binary_tensor_data_is_read_after_the_json_header(colours: ModelEntry) -
     ],
 )
 def test_tensors_that_do_not_fit_the_model_are_refused_with_the_reason(
-    iris: ModelEntry, inputs: list[dict[str, Any]], message: str
+    iris: ModelVersion, inputs: list[dict[str, Any]], message: str
 ) -> None:
     with pytest.raises(InvalidInputError) as raised:
         _decode(iris, {"inputs": inputs})
@@ -165,7 +165,7 @@ def test_tensors_that_do_not_fit_the_model_are_refused_with_the_reason(
     ],
 )
 def test_a_malformed_envelope_names_the_field(
-    iris: ModelEntry, document: dict[str, Any], message: str
+    iris: ModelVersion, document: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(InvalidInputError) as raised:
         _decode(iris, document)
@@ -173,7 +173,7 @@ def test_a_malformed_envelope_names_the_field(
     assert message in str(raised.value.details["errors"]) + raised.value.message
 
 
-def test_string_features_need_bytes_tensors(colours: ModelEntry) -> None:
+def test_string_features_need_bytes_tensors(colours: ModelVersion) -> None:
     with pytest.raises(InvalidInputError, match="send it as BYTES, not FP32"):
         _decode(
             colours,
@@ -207,14 +207,14 @@ def test_string_features_need_bytes_tensors(colours: ModelEntry) -> None:
     ],
 )
 def test_unreadable_bodies_are_malformed(
-    iris: ModelEntry, body: bytes, header_length: int | None, message: str
+    iris: ModelVersion, body: bytes, header_length: int | None, message: str
 ) -> None:
     length = len(body) if header_length == -1 else header_length
     with pytest.raises(MalformedRequestError, match=message):
         V2Codec(iris, 5).decode(body, length)
 
 
-def test_the_response_has_both_outputs_and_echoes_id_and_parameters(iris: ModelEntry) -> None:
+def test_the_response_has_both_outputs_and_echoes_id_and_parameters(iris: ModelVersion) -> None:
     codec = V2Codec(iris, 5)
     request = codec.decode(
         orjson.dumps(
@@ -249,7 +249,7 @@ def test_the_response_has_both_outputs_and_echoes_id_and_parameters(iris: ModelE
     assert response["outputs"][1]["data"] == [0.9, 0.05, 0.05, 0, 0.1, 0.9]
 
 
-def test_metadata_lists_one_input_per_feature_and_both_outputs(iris: ModelEntry) -> None:
+def test_metadata_lists_one_input_per_feature_and_both_outputs(iris: ModelVersion) -> None:
     metadata = model_metadata(ServedModel("iris", (iris,)), iris)
 
     assert [tensor["name"] for tensor in metadata["inputs"]] == FEATURES
@@ -267,7 +267,7 @@ def test_metadata_lists_one_input_per_feature_and_both_outputs(iris: ModelEntry)
     ],
 )
 def test_the_envelope_is_read_strictly(
-    iris: ModelEntry, tensor: dict[str, Any], field: str
+    iris: ModelVersion, tensor: dict[str, Any], field: str
 ) -> None:
     """A shape is integers and a name a string, as the document says, not text that could be
     read as one."""
@@ -277,7 +277,7 @@ def test_the_envelope_is_read_strictly(
     assert raised.value.details["errors"][0]["field"] == field
 
 
-def test_nested_data_follows_the_shape(iris: ModelEntry) -> None:
+def test_nested_data_follows_the_shape(iris: ModelVersion) -> None:
     rows = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
     nested = _decode(iris, {"inputs": [_tensor("x", "FP64", [2, 4], rows)]})
     flat = _decode(iris, {"inputs": [_tensor("x", "FP64", [2, 4], rows[0] + rows[1])]})
@@ -287,7 +287,7 @@ def test_nested_data_follows_the_shape(iris: ModelEntry) -> None:
         _decode(iris, {"inputs": [_tensor("x", "FP64", [2, 4], [rows[0] + rows[1]])]})
 
 
-def test_a_value_of_a_row_is_located_in_the_request_s_own_layout(iris: ModelEntry) -> None:
+def test_a_value_of_a_row_is_located_in_the_request_s_own_layout(iris: ModelVersion) -> None:
     codec = V2Codec(iris, 5)
     named = codec.decode(
         orjson.dumps({"inputs": [_tensor(name, "FP64", [1], [1.0]) for name in FEATURES]})

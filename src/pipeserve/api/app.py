@@ -24,6 +24,7 @@ from pipeserve.api.problems import register_problem_handlers
 from pipeserve.api.security import install_security_headers
 from pipeserve.api.surfaces import install_surfaces
 from pipeserve.bundle.trusted import configured_trust
+from pipeserve.features.geocoders.runtime import GeocoderSettings
 from pipeserve.inference.batching import BatchingOptions
 from pipeserve.inference.dataplane import DataPlane
 from pipeserve.inference.registry import LoadOptions, ModelRegistry
@@ -118,7 +119,11 @@ def load_registry(settings: Settings) -> ModelRegistry:
     repository does not exist or a model version is configured twice."""
     trust = configured_trust(settings.trusted_types, settings.trusted_types_file)
     options = LoadOptions(
-        settings.max_string_length, settings.inference_path, trust, settings.monitor_window
+        settings.max_string_length,
+        settings.inference_path,
+        trust,
+        settings.monitor_window,
+        GeocoderSettings.from_settings(settings),
     )
     if settings.model_paths:
         return ModelRegistry.from_paths(settings.model_paths, settings.ready_policy, options)

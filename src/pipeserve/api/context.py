@@ -15,7 +15,7 @@ from flask import Flask, Response, current_app, g, request
 
 from pipeserve.errors import UnsupportedMediaTypeError
 from pipeserve.inference.dataplane import DataPlane
-from pipeserve.inference.registry import ModelEntry
+from pipeserve.inference.registry import ModelVersion
 from pipeserve.settings import Settings
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -187,12 +187,12 @@ C = TypeVar("C")
 
 # Per loaded model version, its codecs; weak keys, so a version dropped by a reload takes its
 # codecs (and nothing keeps its pipeline alive) with it.
-_CODECS: weakref.WeakKeyDictionary[ModelEntry, dict[tuple[Any, int], Any]] = (
+_CODECS: weakref.WeakKeyDictionary[ModelVersion, dict[tuple[Any, int], Any]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def codec(codec_type: Callable[[ModelEntry, int], C], entry: ModelEntry) -> C:
+def codec(codec_type: Callable[[ModelVersion, int], C], entry: ModelVersion) -> C:
     """The ``codec_type`` codec of ``entry``: built once per loaded model version (building the
     request schema costs milliseconds), then shared by every request for that version."""
     max_instances = settings().max_instances
@@ -206,7 +206,7 @@ def codec(codec_type: Callable[[ModelEntry, int], C], entry: ModelEntry) -> C:
     return built
 
 
-def version_header(entry: ModelEntry) -> dict[str, str]:
+def version_header(entry: ModelVersion) -> dict[str, str]:
     """The headers naming the model version that answered and the digest of its bundle (the
     sha256 of its bundle.json, as in the model's metadata and on its card)."""
     headers = {MODEL_VERSION_HEADER: entry.version} if entry.version else {}

@@ -74,7 +74,7 @@ def ready() -> Response:
 @raises(ModelNotFoundError)
 def model(name: str, version: str | None) -> Response:
     plane = dataplane()
-    return json_response(model_metadata(plane.served_model(name), plane.model(name, version)))
+    return json_response(model_metadata(plane.model(name), plane.version(name, version)))
 
 
 @inference_v2.get("/models/<name>/ready", defaults={"version": None})
@@ -86,7 +86,7 @@ def model(name: str, version: str | None) -> Response:
 )
 @raises(ModelNotFoundError)
 def model_ready(name: str, version: str | None) -> Response:
-    entry = dataplane().model(name, version)
+    entry = dataplane().version(name, version)
     if entry.ready:
         return json_response({"name": name, "ready": True})
     return standard_error(_NOT_READY, ModelNotReadyError.of(entry.label, entry.error).message)

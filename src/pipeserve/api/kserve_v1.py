@@ -54,7 +54,7 @@ def list_models() -> Response:
 @kserve_v1.doc(summary="Model status")
 @raises(ModelNotFoundError)
 def model_status(name: str) -> Response:
-    model = dataplane().served_model(name)
+    model = dataplane().model(name)
     return json_response({"name": model.name, "ready": model.ready})
 
 

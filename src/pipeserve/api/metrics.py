@@ -33,7 +33,7 @@ from pipeserve.api.context import RequestCycle
 from pipeserve.errors import ModelNotFoundError
 from pipeserve.inference.monitoring import InputReport
 from pipeserve.inference.predictor import Prediction
-from pipeserve.inference.registry import ModelEntry, ModelRegistry
+from pipeserve.inference.registry import ModelRegistry, ModelVersion
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _EXTENSION_KEY = "pipeserve_metrics"
@@ -115,7 +115,7 @@ class Metrics:
         self._prediction_children: dict[tuple[str, str, str], Any] = {}
         self._drift_due: dict[int, float] = {}
 
-    def record_prediction(self, entry: ModelEntry, prediction: Prediction) -> None:
+    def record_prediction(self, entry: ModelVersion, prediction: Prediction) -> None:
         """Count predicted rows by class (called by the data plane after each prediction)."""
         labels = prediction.labels
         counts = ((labels[0], 1),) if len(labels) == 1 else Tally(labels).items()
@@ -127,7 +127,7 @@ class Metrics:
                 child = children[key] = self.predictions.labels(*key)
             child.inc(count)
 
-    def record_inputs(self, entry: ModelEntry, report: InputReport) -> None:
+    def record_inputs(self, entry: ModelVersion, report: InputReport) -> None:
         """Count a request's unusual inputs, and refresh the drift gauges of its model at most
         once a second (computing the PSI is cheap, but not free on every request)."""
         version = entry.version or ""
@@ -144,7 +144,7 @@ class Metrics:
         self._drift_due[id(monitor)] = now + _DRIFT_INTERVAL
         self.publish_drift(entry)
 
-    def publish_drift(self, entry: ModelEntry) -> None:
+    def publish_drift(self, entry: ModelVersion) -> None:
         """Set the drift gauges of ``entry`` from its monitor's current window."""
         if entry.monitor is None:
             return
@@ -224,7 +224,7 @@ def install_metrics(
 
 def _is_configured(registry: ModelRegistry, name: str) -> bool:
     try:
-        registry.served_model(name)
+        registry.model(name)
     except ModelNotFoundError:
         return False
     return True

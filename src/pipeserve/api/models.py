@@ -62,9 +62,9 @@ _PREDICT_DOC = (
 @raises(ModelNotFoundError)
 def get_model(name: str, version: str | None) -> Response:
     plane = dataplane()
-    entry = plane.model(name, version)
+    entry = plane.version(name, version)
     headers = version_header(entry) if entry.ready else None
-    document = describe(plane.served_model(name), entry, settings().source_revision)
+    document = describe(plane.model(name), entry, settings().source_revision)
     return json_response(document, headers=headers)
 
 

@@ -30,7 +30,7 @@ from pipeserve.api.surfaces import Access, ErrorStyle, Surface, surface_index
 from pipeserve.bundle.manifest import Manifest
 from pipeserve.errors import ConfigurationError
 from pipeserve.inference.dataplane import DataPlane
-from pipeserve.inference.registry import ModelEntry
+from pipeserve.inference.registry import ModelVersion
 from pipeserve.protocols import friendly, v1
 from pipeserve.protocols.schemas import (
     InputLimits,
@@ -173,54 +173,54 @@ def _document_errors(
 
 # --- per-model prediction paths ------------------------------------------------------------------
 
-RequestSchema = Callable[[ModelEntry, InputLimits, dict[str, Any], str], dict[str, Any]]
+RequestSchema = Callable[[ModelVersion, InputLimits, dict[str, Any], str], dict[str, Any]]
 
 
-def _manifest(entry: ModelEntry) -> Manifest:
+def _manifest(entry: ModelVersion) -> Manifest:
     """``entry``'s manifest: only ready versions, which have one, are documented, so a missing
     one is a wiring mistake, said at start-up rather than as a broken document."""
     if entry.manifest is None:
         raise ConfigurationError(f"model {entry.label} is documented but has no manifest")
-    return entry.manifest
+    return _manifest(entry)
 
 
 def _friendly_body(
-    entry: ModelEntry, limits: InputLimits, schemas: dict[str, Any], prefix: str
+    entry: ModelVersion, limits: InputLimits, schemas: dict[str, Any], prefix: str
 ) -> dict[str, Any]:
     return friendly.request_schema(_instance_ref(entry, limits, schemas, prefix), limits)
 
 
 def _v1_body(
-    entry: ModelEntry, limits: InputLimits, schemas: dict[str, Any], prefix: str
+    entry: ModelVersion, limits: InputLimits, schemas: dict[str, Any], prefix: str
 ) -> dict[str, Any]:
     values = instance_array_schema(_manifest(entry), limits)
     return v1.request_schema(_instance_ref(entry, limits, schemas, prefix), values, limits)
 
 
 def _v2_body(
-    entry: ModelEntry, limits: InputLimits, schemas: dict[str, Any], prefix: str
+    entry: ModelVersion, limits: InputLimits, schemas: dict[str, Any], prefix: str
 ) -> dict[str, Any]:
     has_probabilities = entry.predictor is not None and entry.predictor.has_probabilities
     return v2_schema.request_schema(_manifest(entry), limits, has_probabilities)
 
 
 def _instance_ref(
-    entry: ModelEntry, limits: InputLimits, schemas: dict[str, Any], prefix: str
+    entry: ModelVersion, limits: InputLimits, schemas: dict[str, Any], prefix: str
 ) -> dict[str, str]:
     name = prefix + "Instance"
     schemas.setdefault(name, instance_schema(_manifest(entry), limits))
     return {"$ref": REF.format(model=name)}
 
 
-def _friendly_example(entry: ModelEntry) -> dict[str, Any]:
+def _friendly_example(entry: ModelVersion) -> dict[str, Any]:
     return {"instances": [_manifest(entry).example], "probabilities": True}
 
 
-def _v1_example(entry: ModelEntry) -> dict[str, Any]:
+def _v1_example(entry: ModelVersion) -> dict[str, Any]:
     return {"instances": [_manifest(entry).example], "parameters": {"probabilities": True}}
 
 
-def _v2_example(entry: ModelEntry) -> dict[str, Any]:
+def _v2_example(entry: ModelVersion) -> dict[str, Any]:
     """One tensor per feature, from a real training row."""
     inputs = [
         {
@@ -240,7 +240,7 @@ class PredictionOperation:
 
     suffix: str
     body: RequestSchema
-    example: Callable[[ModelEntry], dict[str, Any]]
+    example: Callable[[ModelVersion], dict[str, Any]]
 
 
 # The endpoints whose request body depends on the model: each gets one path per served model
@@ -282,7 +282,7 @@ def _document_models(
 
 def _bound(
     template: dict[str, Any],
-    entry: ModelEntry,
+    entry: ModelVersion,
     operation: PredictionOperation,
     limits: InputLimits,
     schemas: dict[str, Any],

@@ -21,7 +21,7 @@ from flask import Response, render_template, request, url_for
 from pipeserve.api.context import dataplane, settings, version_header
 from pipeserve.bundle.manifest import Manifest
 from pipeserve.errors import ModelNotFoundError, ModelNotReadyError
-from pipeserve.inference.registry import ModelEntry, ServedModel
+from pipeserve.inference.registry import ModelVersion, ServedModel
 
 pages = APIBlueprint(
     "pages",
@@ -71,7 +71,7 @@ def index() -> str:
     responses={**_media("text/html", "An HTML page."), 404: "No model of that name."},
 )
 def card(name: str) -> Response:
-    model = dataplane().served_model(name)
+    model = dataplane().model(name)
     return _card_page(model, model.default)
 
 
@@ -83,11 +83,11 @@ def card(name: str) -> Response:
 )
 def version_card(name: str, version: str) -> Response:
     plane = dataplane()
-    model = plane.served_model(name)
-    return _card_page(model, plane.model(name, version))
+    model = plane.model(name)
+    return _card_page(model, plane.version(name, version))
 
 
-def _card_page(model: ServedModel, entry: ModelEntry) -> Response:
+def _card_page(model: ServedModel, entry: ModelVersion) -> Response:
     body = render_template(
         "pages/card.html",
         model=model,
@@ -119,7 +119,7 @@ _FIGURE_DOC = (
     responses={**_media(_SVG, "An SVG picture."), 404: "No such model or picture."},
 )
 def figure(name: str, role: str) -> Response:
-    return _figure(dataplane().model(name), role)
+    return _figure(dataplane().version(name), role)
 
 
 @pages.get("/models/<name>/versions/<version>/figures/<role>.svg")
@@ -129,10 +129,10 @@ def figure(name: str, role: str) -> Response:
     responses={**_media(_SVG, "An SVG picture."), 404: "No such model, version or picture."},
 )
 def version_figure(name: str, version: str, role: str) -> Response:
-    return _figure(dataplane().model(name, version), role)
+    return _figure(dataplane().version(name, version), role)
 
 
-def _figure(entry: ModelEntry, role: str) -> Response:
+def _figure(entry: ModelVersion, role: str) -> Response:
     picture = entry.figures.get(role)
     if picture is None:
         known = ", ".join(entry.figures) or "none"
@@ -142,7 +142,7 @@ def _figure(entry: ModelEntry, role: str) -> Response:
     return Response(picture, mimetype=_SVG, headers=version_header(entry))
 
 
-def _manifest_of(entry: ModelEntry) -> Manifest:
+def _manifest_of(entry: ModelVersion) -> Manifest:
     """The manifest of a version that has one (the callers show only those)."""
     if entry.manifest is None:
         raise ModelNotReadyError(
@@ -152,7 +152,7 @@ def _manifest_of(entry: ModelEntry) -> Manifest:
     return entry.manifest
 
 
-def _card(entry: ModelEntry) -> dict[str, Any]:
+def _card(entry: ModelVersion) -> dict[str, Any]:
     manifest = _manifest_of(entry)
     metrics = manifest.metrics or {}
     scalars = {key: value for key, value in metrics.items() if isinstance(value, int | float)}
@@ -171,14 +171,14 @@ def _card(entry: ModelEntry) -> dict[str, Any]:
     }
 
 
-def _figure_url(entry: ModelEntry, role: str) -> str:
+def _figure_url(entry: ModelVersion, role: str) -> str:
     """A picture of this very version: the default card's own URL would follow a reload."""
     if entry.version:
         return url_for("pages.version_figure", name=entry.name, version=entry.version, role=role)
     return url_for("pages.figure", name=entry.name, role=role)
 
 
-def _examples(entry: ModelEntry) -> list[dict[str, str]]:
+def _examples(entry: ModelVersion) -> list[dict[str, str]]:
     """A working request for each protocol, from the bundle's example row."""
     manifest = _manifest_of(entry)
     base = request.host_url.rstrip("/")

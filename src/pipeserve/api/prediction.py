@@ -17,7 +17,7 @@ from flask import Response
 from pipeserve.api.context import body_response, codec, dataplane, version_header
 from pipeserve.errors import InvalidInputError
 from pipeserve.inference.predictor import Prediction
-from pipeserve.inference.registry import ModelEntry
+from pipeserve.inference.registry import ModelVersion
 from pipeserve.protocols.policy import DecodedRequest, place_model_error
 
 R = TypeVar("R", bound=DecodedRequest)
@@ -41,7 +41,7 @@ C = TypeVar("C", bound=PredictionCodec)  # type: ignore[type-arg]
 
 
 def predict_response(
-    codec_type: Callable[[ModelEntry, int], C],
+    codec_type: Callable[[ModelVersion, int], C],
     name: str,
     version: str | None,
     read: Callable[[C], R],
@@ -49,7 +49,7 @@ def predict_response(
     """Answer a prediction request for model ``name`` (its default version, or ``version``);
     ``read`` reads and decodes the body with the version's codec."""
     plane = dataplane()
-    entry = plane.inference_model(name, version)
+    entry = plane.ready_version(name, version)
     chosen = codec(codec_type, entry)
     request = read(chosen)
     try:

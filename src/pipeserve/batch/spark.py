@@ -42,6 +42,7 @@ from pipeserve.batch.local import BatchReport
 from pipeserve.bundle.io import read_manifest
 from pipeserve.bundle.trusted import Trust
 from pipeserve.errors import BundleError, ConfigurationError, PipeserveError
+from pipeserve.features.geocoders.runtime import GeocoderSettings
 from pipeserve.inference.registry import LoadOptions, load_entry
 from pipeserve.inference.store import BundleLocation, manifest_fingerprint
 
@@ -80,13 +81,16 @@ class _WorkerPlan:
     max_string_length: int
     inference_path: str
     trust: Trust  # type names: the driver's reviewed list, never the bundle's
+    geocoder: GeocoderSettings | None  # the driver's settings for HTTP geocoders, as values
 
 
 # Per Python worker: the predictor and validator of each bundle it has loaded, by path and
 # the sha256 of its bundle.json (which pins every other file). Spark reuses a worker for many
 # tasks and jobs (spark.python.worker.reuse), so a bundle is verified once per worker; LOADS
 # counts the verifications per bundle as the driver named it, so a test can see that.
-_LOADED: dict[tuple[str, str, int, str, Trust], tuple[Predictor, InstanceValidator]] = {}
+_LOADED: dict[
+    tuple[str, str, int, str, Trust, GeocoderSettings | None], tuple[Predictor, InstanceValidator]
+] = {}
 LOADS: dict[str, int] = {}
 # On the driver: the archive already shipped for a bundle's content, per Spark application.
 _SHIPPED: dict[tuple[str, str, str], str] = {}
@@ -100,13 +104,14 @@ def _loaded(plan: _WorkerPlan) -> tuple[Predictor, InstanceValidator]:
     else:
         path = plan.bundle
     pinned = hashlib.sha256(manifest_fingerprint(Path(path)) or b"").hexdigest()
-    key = (path, pinned, plan.max_string_length, plan.inference_path, plan.trust)
+    key = (path, pinned, plan.max_string_length, plan.inference_path, plan.trust, plan.geocoder)
     if key not in _LOADED:
         options = LoadOptions(
             plan.max_string_length,
             plan.inference_path,  # type: ignore[arg-type]  # a LoadOptions value, as given
             plan.trust,
             monitor_window=0,  # nothing reads input monitoring in a batch job
+            geocoder=plan.geocoder,
         )
         entry = load_entry(BundleLocation(Path(path), None, None), options=options)
         if entry.predictor is None or entry.validator is None:
@@ -275,6 +280,7 @@ def _scoring(  # score()'s arguments and where the rejects go
         max_string_length=options.max_string_length,
         inference_path=options.inference_path,
         trust=options.trust,
+        geocoder=options.geocoder,
     )
     needed = list(dict.fromkeys([*keys, *features]))
     return frame.select(*needed).mapInArrow(

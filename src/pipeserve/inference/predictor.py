@@ -25,6 +25,8 @@ from pipeserve.inference.compiled import CompiledPipeline
 if TYPE_CHECKING:
     import pandas as pd
 
+    from pipeserve.features.geocoders.runtime import GeocoderSettings
+
 InferencePath = Literal["auto", "onnx", "sklearn"]
 
 # The column dtype each manifest dtype is fed to the pipeline as (strings stay Python objects).
@@ -72,10 +74,17 @@ class Predictor:
     probabilities.
     """
 
-    def __init__(self, bundle: LoadedBundle, path: InferencePath = "auto") -> None:
+    def __init__(
+        self,
+        bundle: LoadedBundle,
+        path: InferencePath = "auto",
+        geocoder: GeocoderSettings | None = None,
+    ) -> None:
         """``path``: ``auto`` serves the compiled (ONNX) form when the bundle has a verified
         one, ``sklearn`` never does, ``onnx`` insists (raising :class:`BundleError` without
-        one)."""
+        one). ``geocoder``: what the pipeline's HTTP geocoders use (none: they refuse to run).
+        """
+        self._geocoder = geocoder
         self.manifest: Manifest = bundle.manifest
         self.classes: list[str] = list(self.manifest.classes)
         self.is_regressor = self.manifest.task == "regression"
@@ -91,9 +100,11 @@ class Predictor:
         # the whole pipeline needs none (and spares the worker scikit-learn's memory and start
         # time). It is read here whenever something needs it.
         self._pipeline = bundle.pipeline
+        if self._pipeline is not None:
+            _configure_geocoders(self._pipeline, geocoder)
         self._compiled, self.path_reason = self._fast_path(bundle, path)
         if self._pipeline is None and self._compiled is None:
-            self._pipeline = bundle.load_pipeline()
+            self._pipeline = self._load_pipeline(bundle)
         if self._pipeline is not None:
             self._check_consistent(bundle)
         # A compiled form exists only for pipelines with probabilities.
@@ -104,6 +115,12 @@ class Predictor:
             if self._compiled is not None and not self._compiled.needs_frame
             else None
         )
+
+    def _load_pipeline(self, bundle: LoadedBundle) -> Any:
+        """The bundle's scikit-learn pipeline, its geocoders handed this server's settings."""
+        pipeline = bundle.load_pipeline()
+        _configure_geocoders(pipeline, self._geocoder)
+        return pipeline
 
     def _fast_path(
         self, bundle: LoadedBundle, path: InferencePath
@@ -121,7 +138,7 @@ class Predictor:
         else:
             try:
                 if fast.head_steps and self._pipeline is None:  # Python steps run first
-                    self._pipeline = bundle.load_pipeline()
+                    self._pipeline = self._load_pipeline(bundle)
                 compiled = CompiledPipeline(bundle.extra_files[fast.file], self._pipeline, fast)
             except Exception as error:  # onnxruntime raises its own types
                 reason = f"onnxruntime cannot load {fast.file}: {error}"
@@ -307,6 +324,14 @@ class Predictor:
         # No field: the core knows no wire format; each protocol names its rows (see
         # ``protocols.policy.place_model_error``).
         return InvalidInputError(message, errors=[{"message": message}])
+
+
+def _configure_geocoders(pipeline: Any, settings: GeocoderSettings | None) -> None:
+    # Imported only with a pipeline at hand: scikit-learn is loaded by then anyway, and a
+    # worker on the compiled path never pays for it.
+    from pipeserve.features.geocoding import configure_geocoders  # noqa: PLC0415
+
+    configure_geocoders(pipeline, settings)
 
 
 def _tuple_getter(names: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:

@@ -26,6 +26,7 @@ from pipeserve.errors import (
     ModelNotReadyError,
     PipeserveError,
 )
+from pipeserve.features.geocoders.runtime import GeocoderSettings
 from pipeserve.inference.monitoring import InputMonitor
 from pipeserve.inference.predictor import InferencePath, Predictor
 from pipeserve.inference.schema import MAX_STRING_LENGTH, InstanceValidator
@@ -44,7 +45,7 @@ ReadyPolicy = Literal["all", "any"]
 
 
 @dataclass(frozen=True, eq=False)  # identity: each load is a distinct entry (and a cache key)
-class ModelEntry:
+class ModelVersion:
     """One configured model version: ready with a predictor, or failed with the reason.
 
     ``version`` is ``None`` only for a bundle so broken that nothing names its version.
@@ -87,10 +88,10 @@ class ServedModel:
     """All versions of one model name, oldest first."""
 
     name: str
-    versions: tuple[ModelEntry, ...]
+    versions: tuple[ModelVersion, ...]
 
     @property
-    def default(self) -> ModelEntry:
+    def default(self) -> ModelVersion:
         """The version that answers when a request names none: the newest ready version (so a
         newer bundle that fails to load leaves the previous one answering), else the newest."""
         ready = [entry for entry in self.versions if entry.ready]
@@ -112,12 +113,12 @@ class ReloadReport:
     kept: list[str] = field(default_factory=list)
 
 
-def _failed(location: BundleLocation, message: str, fingerprint: bytes | None) -> ModelEntry:
+def _failed(location: BundleLocation, message: str, fingerprint: bytes | None) -> ModelVersion:
     claimed_name, claimed_version = peek_identity(location.path)
     name = location.name or claimed_name or location.path.name
     version = location.version or claimed_version
     logger.error("model %s is not served: %s", name, message)
-    return ModelEntry(name, version, location.path, error=message, fingerprint=fingerprint)
+    return ModelVersion(name, version, location.path, error=message, fingerprint=fingerprint)
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,8 @@ class LoadOptions:
     trust: Trust = field(default_factory=Trust)
     # Rows in each model's input-monitoring window; 0 turns monitoring off.
     monitor_window: int = 1000
+    # What the bundles' HTTP geocoders use (None: they refuse to run, the model is not ready).
+    geocoder: GeocoderSettings | None = None
 
 
 def _warm_up(predictor: Predictor) -> None:
@@ -151,14 +154,14 @@ def _warm_up(predictor: Predictor) -> None:
 
 def load_entry(
     location: BundleLocation,
-    previous: ModelEntry | None = None,
+    previous: ModelVersion | None = None,
     options: LoadOptions = LoadOptions(),  # frozen, so sharing it is safe
-) -> ModelEntry:
+) -> ModelVersion:
     """Load and verify the bundle at ``location``.
 
     Returns ``previous`` untouched when its bundle did not change; a failed entry when the bundle
     cannot be used, unless ``previous`` was ready, which then keeps serving with the reason in
-    :attr:`ModelEntry.reload_error`.
+    :attr:`ModelVersion.reload_error`.
     """
     fingerprint = manifest_fingerprint(location.path)
     if previous is not None and previous.ready and previous.fingerprint == fingerprint:
@@ -173,7 +176,7 @@ def load_entry(
                 f"bundle sits in the version directory {location.version!r}",
                 path=str(location.path),
             )
-        predictor = Predictor(bundle, options.inference_path)
+        predictor = Predictor(bundle, options.inference_path, options.geocoder)
         _warm_up(predictor)
     except (BundleError, ConfigurationError) as error:
         if previous is not None and previous.ready:
@@ -193,7 +196,7 @@ def load_entry(
         predictor.inference_path,
         predictor.path_reason,
     )
-    return ModelEntry(
+    return ModelVersion(
         name=name,
         version=manifest.version,
         directory=location.path,
@@ -211,8 +214,8 @@ def load_entry(
     )
 
 
-def _group(entries: list[ModelEntry]) -> dict[str, ServedModel]:
-    by_name: dict[str, dict[str, ModelEntry]] = {}
+def _group(entries: list[ModelVersion]) -> dict[str, ServedModel]:
+    by_name: dict[str, dict[str, ModelVersion]] = {}
     for entry in entries:
         versions = by_name.setdefault(entry.name, {})
         key = entry.version or ""
@@ -236,7 +239,7 @@ class ModelRegistry:
 
     def __init__(
         self,
-        entries: list[ModelEntry],
+        entries: list[ModelVersion],
         locate: Callable[[], list[BundleLocation]] | None = None,
         ready_policy: ReadyPolicy = "all",
         options: LoadOptions = LoadOptions(),
@@ -277,7 +280,7 @@ class ModelRegistry:
         entries = [load_entry(location, options=options) for location in locate()]
         return cls(entries, locate, ready_policy, options)
 
-    def __iter__(self) -> Iterator[ModelEntry]:
+    def __iter__(self) -> Iterator[ModelVersion]:
         """Every model version, by name then version."""
         for model in self._models.values():
             yield from model.versions
@@ -304,7 +307,7 @@ class ModelRegistry:
             return any(model.ready for model in models.values())
         return all(entry.ready for model in models.values() for entry in model.versions)
 
-    def served_model(self, name: str) -> ServedModel:
+    def model(self, name: str) -> ServedModel:
         """Raises :class:`ModelNotFoundError` if no model ``name`` is configured."""
         models = self._models
         try:
@@ -315,12 +318,12 @@ class ModelRegistry:
                 f"model {name!r} is not served here (available: {known})", model=name
             ) from None
 
-    def entry(self, name: str, version: str | None = None) -> ModelEntry:
-        """The entry of ``name`` at ``version`` (its default version when ``None``).
+    def version(self, name: str, version: str | None = None) -> ModelVersion:
+        """The version of ``name`` at ``version`` (its default version when ``None``).
 
         Raises :class:`ModelNotFoundError` for an unknown name or version.
         """
-        model = self.served_model(name)
+        model = self.model(name)
         if version is None:
             return model.default
         for entry in model.versions:
@@ -333,9 +336,9 @@ class ModelRegistry:
             version=version,
         )
 
-    def ready_entry(self, name: str, version: str | None = None) -> ModelEntry:
-        """Like :meth:`entry`, and raises :class:`ModelNotReadyError` if it cannot predict."""
-        entry = self.entry(name, version)
+    def ready_version(self, name: str, version: str | None = None) -> ModelVersion:
+        """Like :meth:`version`, and raises :class:`ModelNotReadyError` if it cannot predict."""
+        entry = self.version(name, version)
         if not entry.ready:
             raise ModelNotReadyError.of(entry.label, entry.error, model=name, version=version)
         return entry
@@ -349,7 +352,7 @@ class ModelRegistry:
             raise ConfigurationError("this registry was not loaded from disk; nothing to reload")
         with self._reload_lock:
             previous = {entry.directory: entry for entry in self}
-            entries: list[ModelEntry] = []
+            entries: list[ModelVersion] = []
             report = ReloadReport()
             for location in self._locate():
                 before = previous.pop(location.path, None)

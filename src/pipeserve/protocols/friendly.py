@@ -22,7 +22,7 @@ from pydantic import Field
 
 from pipeserve.bundle.manifest import FastPath, FeatureSpec, Lineage
 from pipeserve.inference.predictor import Prediction
-from pipeserve.inference.registry import ModelEntry, ServedModel
+from pipeserve.inference.registry import ModelVersion, ServedModel
 from pipeserve.protocols.instances import InstanceCodec
 from pipeserve.protocols.jsonbody import ensure_unique_keys, loads
 from pipeserve.protocols.policy import (
@@ -42,7 +42,7 @@ _FIELDS = ("instances", "probabilities")
 class FriendlyCodec(InstanceCodec):
     """Decode prediction requests for one model version; encode its predictions."""
 
-    def __init__(self, entry: ModelEntry, max_instances: int) -> None:
+    def __init__(self, entry: ModelVersion, max_instances: int) -> None:
         super().__init__(entry, max_instances)
         self._model_ref = orjson.dumps(
             {"name": self.manifest.name, "version": self.manifest.version}
@@ -184,7 +184,7 @@ class ModelMetadata(ModelSummary):
     )
 
 
-def _version_summary(entry: ModelEntry) -> dict[str, Any]:
+def _version_summary(entry: ModelVersion) -> dict[str, Any]:
     return {
         "version": entry.version,
         "ready": entry.ready,
@@ -206,7 +206,7 @@ def summarize(model: ServedModel) -> dict[str, Any]:
 
 
 def describe(
-    model: ServedModel, entry: ModelEntry, source_revision: str | None = None
+    model: ServedModel, entry: ModelVersion, source_revision: str | None = None
 ) -> dict[str, Any]:
     """``GET /api/v1/models/<name>[/versions/<version>]``: what the manifest of ``entry`` (one
     of ``model``'s versions) says about it, and the model's versions."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from operator import itemgetter
 from typing import Any, ClassVar
 
-from pipeserve.inference.registry import ModelEntry
+from pipeserve.inference.registry import ModelVersion
 from pipeserve.protocols.columns import (
     REQUIRED,
     Column,
@@ -122,7 +122,7 @@ class InstanceCodec:
     arrays: ClassVar[bool] = False
     """Whether an instance may be an array of values in feature order (V1)."""
 
-    def __init__(self, entry: ModelEntry, max_instances: int) -> None:
+    def __init__(self, entry: ModelVersion, max_instances: int) -> None:
         if entry.manifest is None or entry.validator is None:
             raise ValueError(f"model {entry.label!r} is not ready; it has no input schema")
         self.manifest = entry.manifest

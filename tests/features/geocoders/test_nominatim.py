@@ -12,6 +12,9 @@ import numpy as np
 import orjson
 import pandas as pd
 import pytest
+from sklearn.base import clone
+from sklearn.compose import make_column_transformer
+from sklearn.pipeline import make_pipeline
 
 from pipeserve.errors import (
     AddressNotFoundError,
@@ -19,7 +22,8 @@ from pipeserve.errors import (
     GeocoderUnavailableError,
 )
 from pipeserve.features.geocoders.nominatim import NominatimBackend, nominatim_quality
-from pipeserve.features.geocoding import Geocoder
+from pipeserve.features.geocoders.runtime import GeocoderSettings, geocoder_settings
+from pipeserve.features.geocoding import Geocoder, configure_geocoders
 
 # Nominatim's documented jsonv2 place (lat/lon are strings).
 KOELN = {
@@ -238,15 +242,17 @@ def test_quality_follows_the_place_rank(rank: int, quality: float) -> None:
     assert nominatim_quality(rank) == quality
 
 
-# --- through the transformer, configured by PIPESERVE_GEOCODER_* ---------------------------
+# --- through the transformer, handed its GeocoderSettings -------------------------------
+
+
+def settings_for(url: str | None) -> GeocoderSettings:
+    return GeocoderSettings(
+        url=url, user_agent="pipeserve-tests", timeout=0.2, retries=1, cache_size=100
+    )
 
 
 @pytest.fixture
-def configured(service: FakeService, monkeypatch: pytest.MonkeyPatch) -> FakeService:
-    monkeypatch.setenv("PIPESERVE_GEOCODER_URL", service.url)
-    monkeypatch.setenv("PIPESERVE_GEOCODER_USER_AGENT", "pipeserve-tests")
-    monkeypatch.setenv("PIPESERVE_GEOCODER_TIMEOUT", "0.2")
-    monkeypatch.setenv("PIPESERVE_GEOCODER_RETRIES", "1")
+def configured(service: FakeService) -> FakeService:
     service.answer = lambda q: (200, orjson.dumps([KOELN] if "Köln" in q else []), 0.0)
     return service
 
@@ -254,10 +260,16 @@ def configured(service: FakeService, monkeypatch: pytest.MonkeyPatch) -> FakeSer
 FRAME = pd.DataFrame({"address": ["Hohe Str. 1, Köln", "Atlantis", "Hohe Str. 1, Köln"]})
 
 
+def fitted(service: FakeService, **params: object) -> Geocoder:
+    geocoder = Geocoder("nominatim", **params).fit(FRAME)  # type: ignore[arg-type]
+    assert configure_geocoders(geocoder, settings_for(service.url)) == 1
+    return geocoder
+
+
 def test_the_transformer_uses_the_configured_service_once_per_address(
     configured: FakeService,
 ) -> None:
-    result = Geocoder("nominatim").fit(FRAME).transform(FRAME)
+    result = fitted(configured).transform(FRAME)
 
     np.testing.assert_allclose(result[0], [50.9381, 6.957, 0.7])
     assert np.isnan(result[1, :2]).all()
@@ -266,7 +278,7 @@ def test_the_transformer_uses_the_configured_service_once_per_address(
 
 
 def test_reject_policy_over_http_names_the_row(configured: FakeService) -> None:
-    geocoder = Geocoder("nominatim", on_failure="reject").fit(FRAME)
+    geocoder = fitted(configured, on_failure="reject")
 
     with pytest.raises(AddressNotFoundError) as raised:
         geocoder.transform(FRAME)
@@ -277,18 +289,50 @@ def test_reject_policy_over_http_names_the_row(configured: FakeService) -> None:
 def test_a_service_outage_follows_the_policy(configured: FakeService) -> None:
     configured.answer = lambda q: (500, b"down", 0.0)
 
-    missing = Geocoder("nominatim").fit(FRAME).transform(FRAME)
+    missing = fitted(configured).transform(FRAME)
     with pytest.raises(GeocoderUnavailableError, match="address field"):
-        Geocoder("nominatim", on_failure="reject").fit(FRAME).transform(FRAME)
+        fitted(configured, on_failure="reject").transform(FRAME)
 
     assert np.isnan(missing[:, :2]).all()
 
 
+def test_settings_in_effect_reach_the_clones_a_fit_makes(configured: FakeService) -> None:
+    pipeline = make_pipeline(make_column_transformer((Geocoder("nominatim"), ["address"])))
+
+    with geocoder_settings(settings_for(configured.url)):
+        result = pipeline.fit_transform(FRAME)
+
+    np.testing.assert_allclose(result[0], [50.9381, 6.957, 0.7])
+    with pytest.raises(ConfigurationError):  # outside the block, nothing is in effect
+        clone(pipeline).fit_transform(FRAME)
+
+
+def test_settings_handed_over_are_neither_persisted_nor_cloned(configured: FakeService) -> None:
+    geocoder = fitted(configured)
+    geocoder.transform(FRAME)
+
+    assert "_runtime_settings" not in geocoder.__getstate__()
+    assert "_client" not in geocoder.__getstate__()
+    assert "_runtime_settings" not in clone(geocoder).__dict__
+
+
+def test_new_settings_replace_an_open_client(configured: FakeService) -> None:
+    geocoder = fitted(configured)
+    geocoder.transform(FRAME.iloc[:1])
+    configure_geocoders(geocoder, settings_for(None))
+
+    with pytest.raises(ConfigurationError):
+        geocoder.transform(FRAME.iloc[:1])
+
+
+@pytest.mark.parametrize("given", [None, "without a URL"])
 def test_without_a_url_no_address_leaves_the_process(
-    service: FakeService, monkeypatch: pytest.MonkeyPatch
+    service: FakeService, monkeypatch: pytest.MonkeyPatch, given: str | None
 ) -> None:
-    monkeypatch.delenv("PIPESERVE_GEOCODER_URL", raising=False)
+    monkeypatch.setenv("PIPESERVE_GEOCODER_URL", service.url)  # the environment is not read
     geocoder = Geocoder("photon").fit(FRAME)
+    if given:
+        configure_geocoders(geocoder, settings_for(None))
 
     with pytest.raises(ConfigurationError, match="PIPESERVE_GEOCODER_URL is not set"):
         geocoder.transform(FRAME)

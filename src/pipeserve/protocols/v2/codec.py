@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from pipeserve.bundle.manifest import Manifest
 from pipeserve.errors import InvalidInputError, MalformedRequestError
 from pipeserve.inference.predictor import Prediction
-from pipeserve.inference.registry import ModelEntry
+from pipeserve.inference.registry import ModelVersion
 from pipeserve.protocols.columns import (
     REQUIRED,
     Column,
@@ -59,7 +59,7 @@ class V2Codec:
 
     rows_field = "inputs"
 
-    def __init__(self, entry: ModelEntry, max_instances: int) -> None:
+    def __init__(self, entry: ModelVersion, max_instances: int) -> None:
         if entry.manifest is None or entry.predictor is None or entry.validator is None:
             raise ValueError(f"model {entry.label!r} is not ready; it has no input schema")
         self.name = entry.name

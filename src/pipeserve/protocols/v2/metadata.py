@@ -6,12 +6,12 @@ from typing import Any
 
 import orjson
 
-from pipeserve.inference.registry import ModelEntry, ServedModel
+from pipeserve.inference.registry import ModelVersion, ServedModel
 from pipeserve.protocols.v2.tensors import feature_datatype
 from pipeserve.protocols.v2.wire import PANDAS_CONTENT_TYPE, PREDICT_OUTPUT, PROBA_OUTPUT
 
 
-def model_metadata(model: ServedModel, entry: ModelEntry) -> dict[str, Any]:
+def model_metadata(model: ServedModel, entry: ModelVersion) -> dict[str, Any]:
     """``GET /v2/models/<name>[/versions/<v>]`` for ``entry``, one of ``model``'s versions.
 
     Inputs are listed one per feature (the layout that names them); one 2-D tensor of all

@@ -181,7 +181,7 @@ def _manifest(entry: ModelVersion) -> Manifest:
     one is a wiring mistake, said at start-up rather than as a broken document."""
     if entry.manifest is None:
         raise ConfigurationError(f"model {entry.label} is documented but has no manifest")
-    return _manifest(entry)
+    return entry.manifest
 
 
 def _friendly_body(

@@ -16,6 +16,7 @@ from pipeserve.api.context import ActiveRequests, install
 from pipeserve.api.health import health
 from pipeserve.api.inference_v2 import inference_v2
 from pipeserve.api.kserve_v1 import kserve_v1
+from pipeserve.api.lane import install_lane
 from pipeserve.api.metrics import Metrics, install_metrics, metrics_blueprint
 from pipeserve.api.models import models
 from pipeserve.api.openapi import spec_processor
@@ -81,18 +82,12 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         SWAGGER_UI_STANDALONE_PRESET_JS=f"{DOCS_ASSETS}/swagger-ui-standalone-preset.js",
         DOCS_FAVICON=f"{DOCS_ASSETS}/favicon-32x32.png",
     )
-    if settings.proxy_hops:
-        # Behind a router only: trusting X-Forwarded-* from anyone would let clients spoof them.
-        hops = settings.proxy_hops
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
-        )
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the features' training order in /openapi.json
     cycle = install(app, settings, dataplane, active)
-    install_access_log(cycle, settings)
-    install_metrics(app, cycle, metrics, registry)
+    access_log = install_access_log(cycle, settings)
+    counts = install_metrics(app, cycle, metrics, registry)
     guard = install_auth(app, cycle, settings)
-    install_security_headers(app, cycle, settings)
+    security = install_security_headers(app, cycle, settings)
     register_problem_handlers(app)
     app.register_blueprint(health)
     app.register_blueprint(metrics_blueprint)
@@ -110,6 +105,23 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         app.register_blueprint(_docs_assets())
         app.spec_processor(spec_processor(app, dataplane, settings, guard.api.configured))
     install_surfaces(app)  # every route placed once; refuses a route of no surface
+    install_lane(
+        app,
+        cycle,
+        dataplane=dataplane,
+        settings=settings,
+        active=active,
+        counts=counts,
+        access_log=access_log,
+        security=security,
+        guard=guard,
+    )
+    if settings.proxy_hops:
+        # Behind a router only: trusting X-Forwarded-* from anyone would let clients spoof them.
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
+        )
     return app
 
 

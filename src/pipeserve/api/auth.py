@@ -99,11 +99,12 @@ class Guard:
     api: TokenSet
     admin: TokenSet
 
-    def check(self, access: Access | None) -> None:
-        """Raise :class:`AuthenticationError` or :class:`PermissionDeniedError` unless the
-        current request may use a route of ``access`` (``None``: it matched no route)."""
+    def check(self, access: Access | None, authorization: str) -> None:
+        """Raise :class:`AuthenticationError` or :class:`PermissionDeniedError` unless a
+        request with this ``Authorization`` header may use a route of ``access`` (``None``: it
+        matched no route)."""
         if access is Access.ADMIN:
-            token = _bearer_token()
+            token = _bearer_token(authorization)
             if self.admin.accepts(token):
                 return
             if self.api.configured and self.api.accepts(token):
@@ -112,13 +113,13 @@ class Guard:
                 )
             raise AuthenticationError("a valid admin bearer token is required")
         if access is Access.API and self.api.configured:
-            token = _bearer_token()
+            token = _bearer_token(authorization)
             if not (self.api.accepts(token) or self.admin.accepts(token)):
                 raise AuthenticationError("the bearer token is not accepted")
 
 
-def _bearer_token() -> str:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+def _bearer_token(authorization: str) -> str:
+    scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationError(
             "this route needs 'Authorization: Bearer <token>'", header="Authorization"
@@ -147,7 +148,10 @@ def install_auth(app: Flask, cycle: RequestCycle, settings: Settings) -> Guard:
 
     def authenticate() -> None:
         endpoint = request.endpoint
-        guard.check(access.get(endpoint) if endpoint is not None else None)
+        guard.check(
+            access.get(endpoint) if endpoint is not None else None,
+            request.headers.get("Authorization", ""),
+        )
 
     cycle.on_start(FEATURE, authenticate)
     return guard

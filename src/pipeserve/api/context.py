@@ -136,11 +136,13 @@ def settings() -> Settings:
 
 
 def _assign_request_id() -> None:
-    supplied = request.headers.get(REQUEST_ID_HEADER)
-    # A caller's id is kept for tracing only if it cannot forge log lines or headers.
-    g.request_id = (
-        supplied if supplied and _SAFE_REQUEST_ID.match(supplied) else os.urandom(16).hex()
-    )
+    g.request_id = request_id_for(request.headers.get(REQUEST_ID_HEADER))
+
+
+def request_id_for(supplied: str | None) -> str:
+    """The id of a request whose client sent ``supplied`` in its X-Request-ID header: the
+    caller's id, kept for tracing only if it cannot forge log lines or headers, else a new one."""
+    return supplied if supplied and _SAFE_REQUEST_ID.match(supplied) else os.urandom(16).hex()
 
 
 def _echo_request_id(response: Response) -> None:
@@ -159,14 +161,32 @@ def json_body(*, untyped_ok: bool = False, binary_ok: bool = False) -> bytes:
     body that is too large, declared or streamed. Raises :class:`UnsupportedMediaTypeError` for a
     body of another type or with a ``Content-Encoding``.
     """
-    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    require_json(
+        request.headers.get("Content-Encoding"),
+        request.mimetype,
+        untyped_ok=untyped_ok,
+        binary_ok=binary_ok,
+    )
+    # Kept only when the access log will show it (PIPESERVE_LOG_PAYLOAD_EVERY).
+    return request.get_data(cache=bool(g.get("keep_body")))
+
+
+def require_json(
+    content_encoding: str | None,
+    mimetype: str,
+    *,
+    untyped_ok: bool = False,
+    binary_ok: bool = False,
+) -> None:
+    """Raise :class:`UnsupportedMediaTypeError` unless a body with these headers is JSON we
+    read (see :func:`json_body`); ``mimetype`` is the content type without its parameters."""
+    encoding = (content_encoding or "identity").strip().lower()
     if encoding != "identity":
         raise UnsupportedMediaTypeError(
             f"compressed request bodies (Content-Encoding: {encoding}) are not accepted; "
             "send the body uncompressed",
             content_encoding=encoding,
         )
-    mimetype = request.mimetype
     accepted = (
         mimetype == "application/json"
         or mimetype.endswith("+json")
@@ -179,8 +199,6 @@ def json_body(*, untyped_ok: bool = False, binary_ok: bool = False) -> bytes:
             f"got {mimetype or 'no content type'}",
             content_type=mimetype,
         )
-    # Kept only when the access log will show it (PIPESERVE_LOG_PAYLOAD_EVERY).
-    return request.get_data(cache=bool(g.get("keep_body")))
 
 
 C = TypeVar("C")
@@ -192,10 +210,12 @@ _CODECS: weakref.WeakKeyDictionary[ModelVersion, dict[tuple[Any, int], Any]] = (
 )
 
 
-def codec(codec_type: Callable[[ModelVersion, int], C], entry: ModelVersion) -> C:
-    """The ``codec_type`` codec of ``entry``: built once per loaded model version (building the
-    request schema costs milliseconds), then shared by every request for that version."""
-    max_instances = settings().max_instances
+def codec(
+    codec_type: Callable[[ModelVersion, int], C], entry: ModelVersion, max_instances: int
+) -> C:
+    """The ``codec_type`` codec of ``entry`` for requests of at most ``max_instances`` rows:
+    built once per loaded model version (building the request schema costs milliseconds), then
+    shared by every request for that version."""
     key = (codec_type, max_instances)
     cache = _CODECS.get(entry)  # get before setdefault: setdefault makes a weakref every call
     if cache is None:

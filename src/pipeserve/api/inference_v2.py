@@ -14,7 +14,7 @@ from pipeserve.api.context import (
     json_body,
     json_response,
 )
-from pipeserve.api.prediction import predict_response
+from pipeserve.api.prediction import PredictionRoute
 from pipeserve.api.problems import PREDICTION_ERRORS, raises, standard_error
 from pipeserve.errors import MalformedRequestError, ModelNotFoundError, ModelNotReadyError
 from pipeserve.protocols.v2 import V2Codec, V2Request, model_metadata, server_metadata
@@ -31,6 +31,12 @@ inference_v2 = APIBlueprint(
 )
 
 BINARY_HEADER = "Inference-Header-Content-Length"
+PREDICTION = PredictionRoute(
+    V2Codec,
+    V2Codec.decode,
+    untyped_ok=True,
+    lane_excluded_header="HTTP_" + BINARY_HEADER.upper().replace("-", "_"),
+)
 # The protocol answers "false" to a health question with a 4xx status.
 _NOT_READY = HTTPStatus.BAD_REQUEST
 
@@ -101,8 +107,9 @@ def model_ready(name: str, version: str | None) -> Response:
     "schema: one tensor per feature, or one 2-D tensor of all features in their order.",
 )
 @raises(*PREDICTION_ERRORS)
+@PREDICTION.route
 def infer(name: str, version: str | None) -> Response:
-    return predict_response(V2Codec, name, version, _read)
+    return PREDICTION.respond(name, version, _read)
 
 
 def _read(v2: V2Codec) -> V2Request:

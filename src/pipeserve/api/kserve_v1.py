@@ -10,10 +10,9 @@ from werkzeug.routing import BaseConverter
 
 from pipeserve.api.context import (
     dataplane,
-    json_body,
     json_response,
 )
-from pipeserve.api.prediction import predict_response
+from pipeserve.api.prediction import PredictionRoute
 from pipeserve.api.problems import PREDICTION_ERRORS, raises
 from pipeserve.errors import ModelNotFoundError
 from pipeserve.protocols.v1 import (
@@ -22,6 +21,8 @@ from pipeserve.protocols.v1 import (
     V1ModelStatus,
     V1PredictResponse,
 )
+
+PREDICTION = PredictionRoute(V1Codec, V1Codec.decode)
 
 kserve_v1 = APIBlueprint("kserve_v1", __name__, tag="KServe V1", url_prefix="/v1")
 
@@ -66,5 +67,6 @@ def model_status(name: str) -> Response:
     "order; `parameters.probabilities: true` adds each class's probability.",
 )
 @raises(*PREDICTION_ERRORS)
+@PREDICTION.route
 def predict(name: str) -> Response:
-    return predict_response(V1Codec, name, None, lambda v1: v1.decode(json_body()))
+    return PREDICTION.respond(name, None)

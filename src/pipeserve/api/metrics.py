@@ -182,44 +182,70 @@ class Metrics:
         return encode(self.registry), content_type
 
 
+class RequestCounts:
+    """Each request counted and timed by route, method, status and model.
+
+    The labelled children are looked up once per label set (``labels()`` validates and locks).
+    The Flask cycle and the prediction lane (:mod:`pipeserve.api.lane`) both record here.
+    """
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+        self._counters: dict[tuple[str, str, int, str], Any] = {}
+        self._timers: dict[tuple[str, str, str], Any] = {}
+        self.started = metrics.in_flight.inc
+        self.abandoned = metrics.in_flight.dec
+        """A started request handed over to the Flask cycle, which counts it itself."""
+
+    def finished(self, route: str, method: str, status: int, model: str, seconds: float) -> None:
+        """Count a started request as answered (``model``: a configured model's name, or
+        ``""``)."""
+        self._metrics.in_flight.dec()
+        key = (route, method, status, model)
+        counter = self._counters.get(key)
+        if counter is None:
+            counter = self._counters[key] = self._metrics.requests.labels(
+                route, method, str(status), model
+            )
+        counter.inc()
+        timer = self._timers.get((route, method, model))
+        if timer is None:
+            timer = self._timers[route, method, model] = self._metrics.latency.labels(
+                route, method, model
+            )
+        timer.observe(seconds)
+
+
 def install_metrics(
     app: Flask, cycle: RequestCycle, metrics: Metrics, registry: ModelRegistry
-) -> None:
-    """Count and time every request of ``app``; ``registry`` tells which model names are real."""
+) -> RequestCounts:
+    """Count and time every request of ``app``; ``registry`` tells which model names are real.
+    Returns the counts, for the prediction lane to record in."""
     app.extensions[_EXTENSION_KEY] = (metrics, registry)
-    # The labelled children, looked up once per label set (``labels()`` validates and locks).
-    counters: dict[tuple[str, str, int, str], Any] = {}
-    timers: dict[tuple[str, str, str], Any] = {}
-    in_flight = metrics.in_flight
+    counts = RequestCounts(metrics)
     clock = time.perf_counter
 
     def start() -> None:
         g.metrics_counted = True
-        in_flight.inc()
+        counts.started()
 
     def finish(response: Response) -> None:
         if not g.pop("metrics_counted", False):
             return
-        in_flight.dec()
         rule = request.url_rule
-        route = rule.rule if rule is not None else "unmatched"
         view_args = request.view_args
         name = view_args.get("name", "") if view_args else ""
-        model = name if name and _is_configured(registry, name) else ""
-        method = request.method
-        status = response.status_code
-        key = (route, method, status, model)
-        counter = counters.get(key)
-        if counter is None:
-            counter = counters[key] = metrics.requests.labels(route, method, str(status), model)
-        counter.inc()
-        timer = timers.get((route, method, model))
-        if timer is None:
-            timer = timers[route, method, model] = metrics.latency.labels(route, method, model)
-        timer.observe(clock() - g.started)
+        counts.finished(
+            rule.rule if rule is not None else "unmatched",
+            request.method,
+            response.status_code,
+            name if name and _is_configured(registry, name) else "",
+            clock() - g.started,
+        )
 
     cycle.on_start(FEATURE, start)
     cycle.on_finish(FEATURE, finish)
+    return counts
 
 
 def _is_configured(registry: ModelRegistry, name: str) -> bool:

@@ -12,12 +12,11 @@ from flask import Response
 from pipeserve.api.context import (
     MODEL_VERSION_HEADER,
     dataplane,
-    json_body,
     json_response,
     settings,
     version_header,
 )
-from pipeserve.api.prediction import predict_response
+from pipeserve.api.prediction import PredictionRoute
 from pipeserve.api.problems import PREDICTION_ERRORS, raises
 from pipeserve.errors import ModelNotFoundError
 from pipeserve.protocols.friendly import (
@@ -28,6 +27,8 @@ from pipeserve.protocols.friendly import (
     describe,
     summarize,
 )
+
+PREDICTION = PredictionRoute(FriendlyCodec, FriendlyCodec.decode)
 
 models = APIBlueprint("models", __name__, tag="Models", url_prefix="/api/v1")
 
@@ -73,7 +74,6 @@ def get_model(name: str, version: str | None) -> Response:
 @models.output(PredictResponse)
 @models.doc(summary="Predict", description=_PREDICT_DOC)
 @raises(*PREDICTION_ERRORS)
+@PREDICTION.route
 def predict(name: str, version: str | None) -> Response:
-    return predict_response(
-        FriendlyCodec, name, version, lambda friendly: friendly.decode(json_body())
-    )
+    return PREDICTION.respond(name, version)

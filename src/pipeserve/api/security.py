@@ -47,33 +47,50 @@ _CORS_HEADERS = "Authorization, Content-Type, X-Request-ID, Inference-Header-Con
 _CORS_EXPOSED = "X-Request-ID, X-Model-Version, X-Model-Digest"
 
 
-def install_security_headers(app: Flask, cycle: RequestCycle, settings: Settings) -> None:
-    """Add the security headers (and CORS headers for configured origins) to every response
-    (a step of ``cycle``, before the steps added before it, as an after-request hook was)."""
-    origins = frozenset(settings.cors_origins)
-    index = surface_index(app)  # filled once every blueprint is registered
-    by_endpoint: dict[str, tuple[tuple[str, str], ...]] = {}
+STRICT_TRANSPORT = ("Strict-Transport-Security", "max-age=31536000")
 
-    def headers_of(endpoint: str | None) -> tuple[tuple[str, str], ...]:
+
+class SecurityHeaders:
+    """Which security headers each route's answers carry (its surface's policy)."""
+
+    def __init__(self, app: Flask, settings: Settings) -> None:
+        self.origins = frozenset(settings.cors_origins)
+        self._index = surface_index(app)  # filled once every blueprint is registered
+        self._by_endpoint: dict[str, tuple[tuple[str, str], ...]] = {}
+
+    def of(self, endpoint: str | None, path: str) -> tuple[tuple[str, str], ...]:
+        """The headers of an answer from ``endpoint`` (``None``: no route matched ``path``)."""
         if endpoint is not None:
-            chosen = by_endpoint.get(endpoint)
+            chosen = self._by_endpoint.get(endpoint)
             if chosen is None:  # first answer of this route: resolved once
-                chosen = by_endpoint[endpoint] = _HEADERS[index.of(endpoint, request.path).headers]
+                chosen = self._by_endpoint[endpoint] = _HEADERS[
+                    self._index.of(endpoint, path).headers
+                ]
             return chosen
-        return _HEADERS[index.of_path(request.path).headers]  # no route: placed by its path
+        return _HEADERS[self._index.of_path(path).headers]  # no route: placed by its path
+
+
+def install_security_headers(
+    app: Flask, cycle: RequestCycle, settings: Settings
+) -> SecurityHeaders:
+    """Add the security headers (and CORS headers for configured origins) to every response
+    (a step of ``cycle``, before the steps added before it, as an after-request hook was).
+    Returns the headers by route, for the prediction lane."""
+    policy = SecurityHeaders(app, settings)
+    origins = policy.origins
 
     def secure(response: Response) -> None:
         headers = response.headers
-        chosen = headers_of(request.endpoint)
         # add(), not setdefault(): no view sets these, and add() does not scan the headers.
-        for name, value in chosen:
+        for name, value in policy.of(request.endpoint, request.path):
             headers.add(name, value)
         if request.is_secure:  # behind a TLS-terminating router (X-Forwarded-Proto: https)
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+            headers.setdefault(*STRICT_TRANSPORT)
         if origins:
             _cors(headers, origins)
 
     cycle.on_finish(FEATURE, secure)
+    return policy
 
 
 def _cors(headers: Headers, origins: frozenset[str]) -> None:

@@ -43,6 +43,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipeserve.api.wsgi import Environ, StartResponse, WSGIApp
 from pipeserve.settings import ENV_PREFIX, Settings
 
 if TYPE_CHECKING:
@@ -62,10 +63,6 @@ READY_TIMEOUT_S = 120.0
 # Cheap answers that must never queue behind predictions: the kubelet's probes and the scraper.
 UNGATED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 _SHM = Path("/dev/shm")  # noqa: S108  # nosec B108 - memory-backed and writable in the container
-
-Environ = dict[str, Any]
-StartResponse = Callable[..., Any]
-WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 
 # --- the master -----------------------------------------------------------------------------

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from benchmarks.harness import free_port, venv_environment
 from tests.deploy.conftest import Manifest, config_env, container, find
-from tests.integration.conftest import free_port, venv_environment
 
 pytestmark = pytest.mark.integration
 

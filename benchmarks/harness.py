@@ -13,6 +13,7 @@ Standard library only, so that ``tests/`` can import it without the benchmark's 
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
@@ -251,7 +252,7 @@ def _answers_200(url: str, timeout_s: float) -> bool:
         # Only ever this harness's own http://127.0.0.1 URLs.
         with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310  # nosec B310
             return bool(response.status == 200)
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
+    except (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError):
         return False  # not listening yet, not ready (503), or busy: ask again
 
 

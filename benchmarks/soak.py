@@ -4,7 +4,7 @@ Starts ``pipeserve serve`` on 127.0.0.1 (a free port, 2 workers by default) with
 repository or one bundle, then keeps ``--concurrency`` requests in flight (64 by default) for
 ``--seconds`` (600 by default), mixing the friendly API, KServe V1 and Open Inference Protocol
 V2 requests for one model. It prints requests, errors, requests per second, p50/p99 latency and
-each Gunicorn worker's resident memory (from /proc) after a warm-up and at the end, and writes
+each worker's resident memory (from /proc) after a warm-up and at the end, and writes
 the same as JSON, with date, machine and git commit, to ``benchmarks/results/``.
 
 The load generator is asyncio + aiohttp: one keep-alive connection per concurrent client, each
@@ -27,8 +27,6 @@ import json
 import os
 import platform
 import random
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,87 +41,25 @@ from typing import Any
 
 import aiohttp
 
+from benchmarks import harness
 from benchmarks.hostile import IDLE, STALLED, hold_hostile, probe_latency
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-HOST = "127.0.0.1"  # loopback only: this script never sends traffic anywhere else
 MAX_SECONDS = 3 * 3600
+READY_TIMEOUT_S = 60
+STOP_GRACE_S = 40  # SIGTERM to SIGKILL: longer than the server's own graceful timeout
 RSS_TARGET_PERCENT = 10.0
 
 
 # --- the server -----------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(models: Path, port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
+def start_server(models: Path, workers: int, log: Path) -> harness.Server:
     """``pipeserve serve`` serving ``models`` (a repository, or one bundle directory)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIPESERVE_")}
-    env.update(
-        PIPESERVE_HOST=HOST,
-        PIPESERVE_PORT=str(port),
-        PIPESERVE_WORKERS=str(workers),
-        PIPESERVE_LOG_LEVEL="WARNING",
-    )
-    if (models / "bundle.json").is_file():
-        env["PIPESERVE_MODEL_PATHS"] = str(models)
-    else:
-        env["PIPESERVE_MODEL_DIR"] = str(models)
-    pipeserve = Path(sys.executable).parent / "pipeserve"
-    with log.open("wb") as out:
-        return subprocess.Popen([str(pipeserve), "serve"], env=env, stdout=out, stderr=out)
-
-
-def wait_ready(base: str, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the server exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{base}/readyz", timeout=2) as response:  # noqa: S310
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("the server did not become ready")
-
-
-def stop_server(process: subprocess.Popen[bytes], grace: float = 40) -> int:
-    """SIGTERM to the master (only the process this script started), then wait."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    return process.returncode
-
-
-def worker_pids(master: int) -> list[int]:
-    """The Gunicorn workers: the master's child processes."""
-    children: list[int] = []
-    for task in Path(f"/proc/{master}/task").iterdir():
-        text = (task / "children").read_text().split()
-        children.extend(int(pid) for pid in text)
-    return sorted(children)
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for pid {pid}")
-
-
-def worker_rss(master: int) -> dict[int, int]:
-    return {pid: rss_kib(pid) for pid in worker_pids(master)}
+    where = "model_paths" if (models / "bundle.json").is_file() else "model_dir"
+    settings = {"workers": str(workers), "log_level": "WARNING", where: str(models)}
+    return harness.start_pipeserve(log, settings)
 
 
 # --- the requests ---------------------------------------------------------------------------
@@ -354,8 +290,10 @@ def hostile_probe(port: int, metadata: dict[str, Any], into: dict[str, Any]) -> 
     name = metadata["name"]
     body = json.dumps({"instances": [metadata["example"]]}).encode()
     path = f"/api/v1/models/{name}/predict"
-    with hold_hostile(HOST, port, path=path):
-        probes = probe_latency(HOST, port, predict_path=path, predict_body=body, count=20)
+    with hold_hostile(harness.LOOPBACK, port, path=path):
+        probes = probe_latency(
+            harness.LOOPBACK, port, predict_path=path, predict_body=body, count=20
+        )
     into.update(
         {p.name: {"p50_ms": p.p50_ms, "max_ms": p.max_ms, "failures": p.failures} for p in probes}
     )
@@ -415,28 +353,32 @@ def main() -> int:
     args.output.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC)
     log = Path(tempfile.mkdtemp(prefix="pipeserve-soak-")) / "server.log"
-    port = free_port()
-    base = f"http://{HOST}:{port}"
-    server = start_server(args.models, port, args.workers, log)
+    server = start_server(args.models, args.workers, log)
+    base = server.base
     try:
-        wait_ready(base, server)
+        try:
+            server.wait_ready(timeout_s=READY_TIMEOUT_S)
+        except harness.ServerError as error:
+            raise SystemExit(str(error)) from error
         with urllib.request.urlopen(f"{base}/api/v1/models/{args.model}", timeout=5) as r:  # noqa: S310
             metadata = json.load(r)
         calls = request_pool(metadata, size=300, seed=0)
-        idle = worker_rss(server.pid)
+        idle = server.worker_rss_kib()
         print(f"serving {args.models} on {base}, workers {sorted(idle)}; warming up")
         asyncio.run(drive(base, calls, args.concurrency, args.warmup, Tally()))
-        warm = worker_rss(server.pid)
+        warm = server.worker_rss_kib()
         print(f"load: {args.concurrency} clients for {args.seconds:g} s")
         tally = Tally()
         hostile: dict[str, Any] = {}
-        prober = threading.Thread(target=hostile_probe, args=(port, metadata, hostile), daemon=True)
+        prober = threading.Thread(
+            target=hostile_probe, args=(server.port, metadata, hostile), daemon=True
+        )
         prober.start()
         elapsed = asyncio.run(drive(base, calls, args.concurrency, args.seconds, tally))
         prober.join(timeout=60)
-        end = worker_rss(server.pid)
+        end = server.worker_rss_kib()
     finally:
-        exit_code = stop_server(server)
+        exit_code = server.stop(STOP_GRACE_S)
 
     result = summarize(
         args,

@@ -6,7 +6,6 @@ command or a setting the app rejects fails here before it fails in a cluster."""
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -14,8 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from benchmarks.harness import free_port, start, venv_environment
 from tests.deploy.conftest import Manifest, config_env, container, find
-from tests.integration.conftest import free_port, venv_environment
 
 pytestmark = pytest.mark.integration
 
@@ -40,36 +39,29 @@ def test_the_app_answers_every_probe_as_the_pod_runs_it(
     local["PIPESERVE_MODEL_DIR"] = str(model_dir)
     to_local = {int(env["PIPESERVE_PORT"]): port}
 
-    log_path = tmp_path / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(  # the container's argv, no shell
-            [*server["command"], *server["args"]],
-            env={**venv_environment(), **env, **local},
-            cwd=tmp_path,
-            stdout=log,
-            stderr=log,
+    process = start(  # the container's argv, no shell
+        [*server["command"], *server["args"]],
+        port=port,
+        log_path=tmp_path / "server.log",
+        env=venv_environment({**env, **local}),
+        cwd=tmp_path,
+    )
+    try:
+        startup = server["startupProbe"]
+        budget = startup.get("initialDelaySeconds", 0) + (
+            startup["periodSeconds"] * startup["failureThreshold"]
         )
-        try:
-            startup = server["startupProbe"]
-            budget = startup.get("initialDelaySeconds", 0) + (
-                startup["periodSeconds"] * startup["failureThreshold"]
-            )
-            started = _first_success(process, port, startup, budget)
-            assert started < budget, f"started in {started:.1f} s, budget {budget} s"
+        started = _first_success(process.process, port, startup, budget)
+        assert started < budget, f"started in {started:.1f} s, budget {budget} s"
 
-            for name in PROBES:
-                assert _probe_passes(server[name], to_local, named_ports), name
-        finally:
-            process.send_signal(signal.SIGTERM)
-            pre_stop = int(server["lifecycle"]["preStop"]["exec"]["command"][1])
-            try:
-                # The kubelet sends SIGKILL this long after SIGTERM (the preStop time is spent).
-                process.wait(timeout=pod["terminationGracePeriodSeconds"] - pre_stop)
-            finally:
-                if process.poll() is None:
-                    process.kill()
-    assert process.returncode == 0, log_path.read_text(encoding="utf-8")
-    assert "Traceback" not in log_path.read_text(encoding="utf-8")
+        for name in PROBES:
+            assert _probe_passes(server[name], to_local, named_ports), name
+    finally:
+        pre_stop = int(server["lifecycle"]["preStop"]["exec"]["command"][1])
+        # The kubelet sends SIGKILL this long after SIGTERM (the preStop time is spent).
+        process.stop(grace_s=pod["terminationGracePeriodSeconds"] - pre_stop)
+    assert process.returncode == 0, process.log_text()
+    assert "Traceback" not in process.log_text()
 
 
 def _first_success(

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from benchmarks.harness import venv_environment
 from pipeserve.bundle.io import load_bundle
-from tests.integration.conftest import venv_environment
 
 pytestmark = pytest.mark.integration
 

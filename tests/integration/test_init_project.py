@@ -13,11 +13,11 @@ import pytest
 import requests
 import skops.io
 
+from benchmarks.harness import running, start_pipeserve, venv_environment
 from pipeserve.bundle.io import load_bundle
 from pipeserve.bundle.manifest import PIPELINE_FILE
 from pipeserve.bundle.trusted import Trust, read_trusted_types
 from pipeserve.errors import UntrustedTypeError
-from tests.integration.conftest import free_port, stop_server, venv_environment, wait_ready
 
 pytestmark = pytest.mark.integration
 
@@ -60,24 +60,13 @@ def project_env(root: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def server(project: Path) -> Iterator[str]:
     """`pipeserve serve` in the project, trusting what the project declares, as `make serve`."""
-    port = free_port()
-    env = {
-        **project_env(project),
-        "PIPESERVE_PORT": str(port),
-        "PIPESERVE_WORKERS": "1",
-        "PIPESERVE_TRUSTED_TYPES_FILE": "trusted_types.txt",
-    }
-    log = project / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            ["pipeserve", "serve"], cwd=project, env=env, stdout=out, stderr=out
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(base, process, seconds=60)
-        yield base
-    finally:
-        assert stop_server(process) == 0, log.read_text()
+    settings = {"workers": "1", "trusted_types_file": "trusted_types.txt"}
+    started = start_pipeserve(
+        project / "server.log", settings, env=project_env(project), cwd=project
+    )
+    with running(started, ready_timeout_s=60) as process:
+        yield process.base
+    assert process.returncode == 0, process.log_text()
 
 
 def test_the_project_holds_what_init_promises(project: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import venv_environment
+from benchmarks.harness import venv_environment
 
 pytestmark = pytest.mark.integration
 

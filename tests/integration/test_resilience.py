@@ -16,19 +16,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import requests
 
+from benchmarks.harness import LOOPBACK, worker_pids
 from tests.conftest import FEATURES, copy_bundle
-from tests.integration.conftest import (
-    running_server,
-    start_server,
-    stop_server,
-    wait_ready,
-    worker_pids,
-)
+from tests.integration.conftest import READY_TIMEOUT_S, running_server, start_server
 
 pytestmark = pytest.mark.integration
 
@@ -145,22 +139,21 @@ def test_sigterm_under_load_finishes_every_accepted_request_and_exits_0(
     model_dir: Path, tmp_path: Path
 ) -> None:
     log = tmp_path / "server.log"
-    process, base = start_server(
+    server = start_server(
         log, model_dir=str(model_dir), graceful_timeout=str(GRACE), log_level="WARNING"
     )
     try:
-        wait_ready(base, process)
-        address = urlsplit(base)
-        load = ShutdownLoad(str(address.hostname), int(address.port or 80))
+        server.wait_ready(timeout_s=READY_TIMEOUT_S)
+        load = ShutdownLoad(LOOPBACK, server.port)
         with load.running():
             time.sleep(1.5)
             load.sigterm_at = time.monotonic()
-            process.send_signal(signal.SIGTERM)
-            returncode = process.wait(timeout=GRACE + 5)
+            server.process.send_signal(signal.SIGTERM)
+            returncode = server.process.wait(timeout=GRACE + 5)
             exited_after = time.monotonic() - load.sigterm_at
             time.sleep(0.3)  # let the clients see the closed listener
     finally:
-        stop_server(process)
+        server.stop()
 
     results = Counter(outcome.result for outcome in load.outcomes)
     in_flight = [o for o in load.outcomes if o.started < load.sigterm_at < o.ended]
@@ -321,9 +314,11 @@ def test_bad_bundles_are_refused_with_their_reason_and_the_good_one_serves(
     tmp_path: Path, session_bundle: Path
 ) -> None:
     repository = _damaged_repository(tmp_path, session_bundle)
-    process, base = start_server(tmp_path / "server.log", model_dir=str(repository))
+    server = start_server(tmp_path / "server.log", model_dir=str(repository))
+    base = server.base
     try:
-        wait_healthy(base, process)
+        # /healthz, not /readyz: readiness stays 503 with a bad bundle.
+        server.wait_ready(path="/healthz", timeout_s=30)
         readiness = requests.get(f"{base}/readyz", timeout=5)
         models = _models(base)
         predict = requests.post(
@@ -338,7 +333,7 @@ def test_bad_bundles_are_refused_with_their_reason_and_the_good_one_serves(
             for model in REASONS
         }
     finally:
-        returncode = stop_server(process)
+        returncode = server.stop()
 
     assert returncode == 0
     assert readiness.status_code == 503
@@ -351,21 +346,6 @@ def test_bad_bundles_are_refused_with_their_reason_and_the_good_one_serves(
         assert refused[model].status_code == 503
         assert refused[model].json()["code"] == "model_not_ready"
         assert reason in refused[model].json()["detail"], refused[model].json()
-
-
-def wait_healthy(base: str, process: Any, seconds: float = 30) -> None:
-    """Wait until the server answers /healthz (readiness stays 503 with a bad bundle)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited with {process.returncode}")
-        try:
-            if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except (requests.ConnectionError, requests.Timeout):
-            pass  # not listening yet, or a worker is still loading the models
-        time.sleep(0.1)
-    raise AssertionError("server did not come up")
 
 
 def test_with_any_policy_the_damaged_server_is_ready_for_the_good_model(

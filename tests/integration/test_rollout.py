@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from benchmarks.harness import worker_pids
 from tests.conftest import copy_bundle
-from tests.integration.conftest import running_server, worker_pids
+from tests.integration.conftest import running_server
 
 pytestmark = pytest.mark.integration
 

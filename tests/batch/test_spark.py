@@ -23,18 +23,10 @@ from pipeserve.cli import main
 from pipeserve.errors import BundleError, ConfigurationError
 from pipeserve.inference.registry import load_entry
 from pipeserve.inference.store import BundleLocation
-from tests.conftest import FEATURES, iris_frame
+from tests.conftest import APPLICANT, FEATURES, iris_frame
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
-
-APPLICANT = {
-    "address": "Hohe Straße 12, Köln",
-    "age": 41,
-    "income": 3200.0,
-    "loan_amount": 15000.0,
-    "term_months": 48,
-}
 
 
 def predict(engine_name: str, bundle: Path, source: Path, output: Path) -> Any:

@@ -144,7 +144,7 @@ def _score_batches(
     from pipeserve.batch.arrow import prediction_arrays, reasons_array  # noqa: PLC0415
 
     predictor, validator = _loaded(plan)
-    text_columns = [f.name for f in predictor.manifest.features if f.dtype == "string"]
+    text_columns = [f.name for f in predictor.manifest.features if f.is_text]
     names = output_columns(predictor.classes, plan.probabilities, predictor.is_regressor)
     for batch in batches:
         chunk: Any = batch

@@ -304,7 +304,7 @@ def test_each_python_worker_verifies_the_bundle_once(
     def loads(batches: Any) -> Any:
         import os
 
-        from pipeserve.batch import spark as worker
+        from pipeserve.batch import spark_worker as worker
 
         for _ in batches:
             pass

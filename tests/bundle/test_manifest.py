@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import get_args
 
 import numpy as np
 import pytest
-from pydantic import ValidationError
 
-from pipeserve.bundle.manifest import DTYPES, Dtype, FeatureSpec, Manifest
+from pipeserve.bundle.io import read_manifest
+from pipeserve.bundle.manifest import DTYPES, MANIFEST_FILE, Dtype, FeatureSpec, Manifest
+from pipeserve.errors import BundleError
 from pipeserve.protocols.columns import ColumnValidator
 from pipeserve.protocols.schemas import InputLimits, feature_schema
 
@@ -28,10 +31,14 @@ def test_every_declared_dtype_has_one_row_in_the_table() -> None:
     assert set(get_args(Dtype)) == set(DTYPES)
 
 
-def test_a_dtype_training_never_writes_is_refused() -> None:
+def test_a_bundle_declaring_a_dtype_training_never_writes_is_refused(bundle_dir: Path) -> None:
     # int64 was declared but never produced: integer columns are numbers (float64).
-    with pytest.raises(ValidationError, match="float64"):
-        FeatureSpec(name="count", dtype="int64")  # type: ignore[arg-type]
+    manifest = json.loads((bundle_dir / MANIFEST_FILE).read_text())
+    manifest["features"][0]["dtype"] = "int64"
+    (bundle_dir / MANIFEST_FILE).write_text(json.dumps(manifest))
+
+    with pytest.raises(BundleError, match=r"features\.0\.dtype: Input should be 'float64' or"):
+        read_manifest(bundle_dir)
 
 
 @pytest.mark.parametrize("feature", FEATURES, ids=lambda f: f.dtype)

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
@@ -102,13 +103,7 @@ def _postal_records(path: Path) -> Iterator[dict[str, str]]:
                 row["county"] = row.get("county_name") or row.get("admin_name2") or ""
                 yield row
             return
-        for number, cells in enumerate(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)):
-            if len(cells) < _POSTAL_TXT_COLUMNS - 1:
-                raise ConfigurationError(
-                    f"{path} line {number + 1} has {len(cells)} columns; a GeoNames postal-code "
-                    f"file has {_POSTAL_TXT_COLUMNS} separated by tabs",
-                    path=str(path),
-                )
+        for cells in _tab_separated(handle, path, _POSTAL_TXT_COLUMNS, "postal-code file"):
             yield {
                 "country_code": cells[0],
                 "postal_code": cells[1],
@@ -131,13 +126,7 @@ def read_places(path: Path, country: str | None = None) -> list[Place]:
     except FileNotFoundError as error:
         raise ConfigurationError(f"places file {path} does not exist", path=str(path)) from error
     with handle:
-        for number, cells in enumerate(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)):
-            if len(cells) < _PLACES_TXT_COLUMNS - 1:
-                raise ConfigurationError(
-                    f"{path} line {number + 1} has {len(cells)} columns; a GeoNames dump file "
-                    f"has {_PLACES_TXT_COLUMNS} separated by tabs",
-                    path=str(path),
-                )
+        for cells in _tab_separated(handle, path, _PLACES_TXT_COLUMNS, "dump file"):
             latitude, longitude = _float(cells[4]), _float(cells[5])
             if cells[6] != "P" or latitude is None or longitude is None:
                 continue
@@ -154,6 +143,19 @@ def read_places(path: Path, country: str | None = None) -> list[Place]:
                 )
             )
     return places
+
+
+def _tab_separated(handle: TextIO, path: Path, columns: int, kind: str) -> Iterator[list[str]]:
+    """The rows of a GeoNames tab-separated table. Raises :class:`ConfigurationError` at the first
+    line with fewer than ``columns - 1`` cells (the last column may be left off)."""
+    for number, cells in enumerate(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)):
+        if len(cells) < columns - 1:
+            raise ConfigurationError(
+                f"{path} line {number + 1} has {len(cells)} columns; a GeoNames {kind} has "
+                f"{columns} separated by tabs",
+                path=str(path),
+            )
+        yield cells
 
 
 @lru_cache(maxsize=8)

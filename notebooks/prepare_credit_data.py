@@ -45,7 +45,7 @@ import yaml
 from credit_example.params import PrepareParams
 from sklearn.model_selection import train_test_split
 
-from pipeserve.features.geocoders.gazetteer import default_places
+from pipeserve.features.geocoders.geonames import default_places
 from pipeserve.features.geography import haversine_km
 from pipeserve.project.params import project_root, read_section
 

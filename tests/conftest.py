@@ -182,6 +182,14 @@ def client(app: APIFlask) -> Iterator[FlaskClient]:
 # --- the credit example: synthetic data from its notebook, a bundle with a geocoder ----------
 
 PROJECT = Path(__file__).parents[1]
+# One valid credit applicant, as a client of the credit example sends it.
+APPLICANT = {
+    "address": "Hohe Straße 12, Köln",
+    "age": 41,
+    "income": 3200.0,
+    "loan_amount": 15000.0,
+    "term_months": 48,
+}
 
 
 @pytest.fixture(scope="session")

@@ -9,13 +9,13 @@ per-chunk step with; nothing here imports pyspark until called.
 
 from pipeserve.batch.spark import (
     EXTRA_MISSING,
-    REJECTED,
     engine_error,
     require_pyspark,
     score,
     score_file,
     with_row_numbers,
 )
+from pipeserve.batch.spark_worker import REJECTED
 
 __all__ = [
     "EXTRA_MISSING",

@@ -13,15 +13,9 @@ from flask.testing import FlaskClient
 
 from pipeserve.bundle.io import load_bundle, write_bundle
 from pipeserve.cli import main
+from tests.conftest import APPLICANT
 
 PATH = "/api/v1/models/credit/predict"
-APPLICANT = {
-    "address": "Hohe Straße 12, Köln",
-    "age": 41,
-    "income": 3200.0,
-    "loan_amount": 15000.0,
-    "term_months": 48,
-}
 
 
 def test_the_bundle_records_text_and_numeric_inputs_and_probability_metrics(

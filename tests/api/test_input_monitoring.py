@@ -19,7 +19,7 @@ from pipeserve.settings import Settings
 from pipeserve.training.evaluate import evaluate
 from pipeserve.training.publish import publish
 from pipeserve.training.train import train
-from tests.conftest import FEATURES, PROJECT, iris_frame
+from tests.conftest import APPLICANT, FEATURES, PROJECT, iris_frame
 
 FAR = {"sepal_length": 1e200, "sepal_width": 3.0, "petal_length": 4.0, "petal_width": 1.2}
 WARNING = "sepal_length 1e+200 is outside the training range [4.3, 7.9]"
@@ -122,13 +122,6 @@ def test_drift_metric_stays_flat_for_training_rows_and_rises_when_shifted(
 
 # --- what the pipeline's own steps report: the credit example's geocoder ---------------------
 
-APPLICANT = {
-    "address": "Hohe Straße 12, Köln",
-    "age": 41,
-    "income": 3200.0,
-    "loan_amount": 15000.0,
-    "term_months": 48,
-}
 NOWHERE = {**APPLICANT, "address": "Hauptstraße 1, Atlantis"}
 IMPUTED = "address matched no known place; coordinates imputed"
 

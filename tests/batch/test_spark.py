@@ -23,18 +23,10 @@ from pipeserve.cli import main
 from pipeserve.errors import BundleError, ConfigurationError
 from pipeserve.inference.registry import load_entry
 from pipeserve.inference.store import BundleLocation
-from tests.conftest import FEATURES, iris_frame
+from tests.conftest import APPLICANT, FEATURES, iris_frame
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
-
-APPLICANT = {
-    "address": "Hohe Straße 12, Köln",
-    "age": 41,
-    "income": 3200.0,
-    "loan_amount": 15000.0,
-    "term_months": 48,
-}
 
 
 def predict(engine_name: str, bundle: Path, source: Path, output: Path) -> Any:
@@ -312,7 +304,7 @@ def test_each_python_worker_verifies_the_bundle_once(
     def loads(batches: Any) -> Any:
         import os
 
-        from pipeserve.batch import spark as worker
+        from pipeserve.batch import spark_worker as worker
 
         for _ in batches:
             pass

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.conftest import APPLICANT
 from tests.integration.conftest import running_server
 
 pytestmark = pytest.mark.integration
@@ -23,22 +24,15 @@ def server(model_dir: Path, tmp_path: Path) -> Iterator[str]:
 
 
 def test_serves_the_credit_model_from_an_address(credit_model_dir: Path, tmp_path: Path) -> None:
-    applicant = {
-        "address": "Königsallee 1, Düsseldorf",
-        "age": 35,
-        "income": 2800.0,
-        "loan_amount": 9000.0,
-        "term_months": 36,
-    }
     with running_server(tmp_path / "server.log", model_dir=str(credit_model_dir)) as server:
         good = requests.post(
             f"{server.base}/api/v1/models/credit/predict",
-            json={"instances": [applicant]},
+            json={"instances": [APPLICANT]},
             timeout=10,
         )
         bad = requests.post(
             f"{server.base}/api/v1/models/credit/predict",
-            json={"instances": [{**applicant, "address": ""}]},
+            json={"instances": [{**APPLICANT, "address": ""}]},
             timeout=10,
         )
         ready = requests.get(f"{server.base}/readyz", timeout=5).json()

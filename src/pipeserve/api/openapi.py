@@ -39,7 +39,6 @@ from pipeserve.protocols.schemas import (
     schema_title,
 )
 from pipeserve.protocols.v2 import schema as v2_schema
-from pipeserve.protocols.v2.tensors import feature_datatype
 from pipeserve.settings import Settings
 
 REF = "#/components/schemas/{model}"
@@ -226,7 +225,7 @@ def _v2_example(entry: ModelVersion) -> dict[str, Any]:
         {
             "name": feature.name,
             "shape": [1],
-            "datatype": feature_datatype(feature.dtype),
+            "datatype": feature.v2_datatype,
             "data": [_manifest(entry).example.get(feature.name)],
         }
         for feature in _manifest(entry).features

@@ -186,7 +186,7 @@ def _examples(entry: ModelVersion) -> list[dict[str, str]]:
     v2_inputs = [
         {
             "name": feature.name,
-            "datatype": "BYTES" if feature.dtype == "string" else "FP64",
+            "datatype": feature.v2_datatype,
             "shape": [1],
             "data": [row[feature.name]],
         }

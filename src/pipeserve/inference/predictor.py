@@ -29,9 +29,6 @@ if TYPE_CHECKING:
 
 InferencePath = Literal["auto", "onnx", "sklearn"]
 
-# The column dtype each manifest dtype is fed to the pipeline as (strings stay Python objects).
-_NUMPY_DTYPES: dict[str, type] = {"float64": np.float64, "int64": np.int64, "string": object}
-
 
 @dataclass(frozen=True)
 class Prediction:
@@ -94,7 +91,7 @@ class Predictor:
         }
         self.feature_names: list[str] = self.manifest.feature_names
         self._class_array = np.asarray(self.classes, dtype=object)
-        self._dtypes = {f.name: _NUMPY_DTYPES[f.dtype] for f in self.manifest.features}
+        self._dtypes = {f.name: f.column_dtype for f in self.manifest.features}
         self._row_values = _tuple_getter(self.feature_names)
         # The bundle may come without its scikit-learn pipeline read: a compiled form that covers
         # the whole pipeline needs none (and spares the worker scikit-learn's memory and start

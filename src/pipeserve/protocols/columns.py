@@ -9,12 +9,11 @@ only when a check fails does it walk the column to locate each offending value, 
 per-value rule (:meth:`ColumnValidator.value_problem`), so the fast path and the error messages
 cannot disagree.
 
-Rules, per feature dtype of the bundle:
+Rules, per feature dtype of the bundle (:data:`~pipeserve.bundle.manifest.DTYPES`):
 
 * ``float64``: a JSON number (not a boolean), finite; within the declared tensor type's range
-  when the wire declares one (an ``FP32`` tensor holding ``1e300`` does not fit);
-* ``int64``: an integer, within int64 (and the declared tensor type's range: ``INT8`` holds
-  -128 to 127);
+  when the wire declares one (an ``FP32`` tensor holding ``1e300`` does not fit, an ``INT8``
+  one holds integers from -128 to 127);
 * ``string``: a non-empty string of at most ``max_string_length`` characters, one of the known
   categories when the bundle lists them.
 
@@ -26,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -38,14 +37,12 @@ from pipeserve.errors import InvalidInputError
 MAX_STRING_LENGTH = 1000
 STRING_LENGTH_SETTING = "PIPESERVE_MAX_STRING_LENGTH"
 
-Kind = Literal["number", "integer", "string"]
 Locator = Callable[[int, int], str]
 """``(feature index, row) -> field``: where a value came from, in the protocol's terms."""
 
 Column = NDArray[Any]
 RawColumn = Sequence[Any] | NDArray[Any]
 
-_KINDS: dict[str, Kind] = {"float64": "number", "int64": "integer", "string": "string"}
 # What a JSON value is called in messages.
 _JSON_NAMES: dict[type, str] = {
     str: "a string",
@@ -57,9 +54,7 @@ _JSON_NAMES: dict[type, str] = {
     int: "an integer",
     float: "a number",
 }
-_KIND_NAMES: dict[Kind, str] = {"number": "a number", "integer": "an integer", "string": "a string"}
 _NUMBER_TYPES = frozenset({float, int})
-_INT64 = np.iinfo(np.int64)
 NOT_FINITE = "must be a finite number (NaN and Infinity are not allowed)"
 EMPTY = "must not be empty"
 REQUIRED = "is required"
@@ -107,18 +102,10 @@ class ColumnSpec:
     """What one feature accepts (from the bundle's manifest and the server's settings)."""
 
     name: str
-    kind: Kind
+    text: bool
+    """Text (a string feature), else numbers."""
     max_length: int = MAX_STRING_LENGTH
     categories: frozenset[str] | None = None
-
-    @property
-    def expected(self) -> str:
-        return _KIND_NAMES[self.kind]
-
-    @property
-    def numpy_dtype(self) -> type:
-        """How the validated column is stored: float64, int64, or Python strings."""
-        return {"number": np.float64, "integer": np.int64, "string": object}[self.kind]
 
 
 class ColumnValidator:
@@ -135,7 +122,7 @@ class ColumnValidator:
         self.specs: tuple[ColumnSpec, ...] = tuple(
             ColumnSpec(
                 feature.name,
-                _KINDS[feature.dtype],
+                feature.is_text,
                 max_string_length,
                 frozenset(known[feature.name]) if feature.name in known else None,
             )
@@ -144,8 +131,8 @@ class ColumnValidator:
         self.names: tuple[str, ...] = tuple(spec.name for spec in self.specs)
         self.index: dict[str, int] = {name: i for i, name in enumerate(self.names)}
         self.max_string_length = max_string_length
-        self.numeric = all(spec.kind != "string" for spec in self.specs)
-        self._all_floats = bool(self.specs) and all(spec.kind == "number" for spec in self.specs)
+        self.numeric = not any(spec.text for spec in self.specs)
+        self._all_floats = bool(self.specs) and self.numeric
         self.unknown_feature = (
             f"is not a feature of this model (expected only: {', '.join(self.names)})"
         )
@@ -195,7 +182,7 @@ class ColumnValidator:
         if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
             return self._numeric_array(spec, values)
         sequence: Sequence[Any] = values  # type: ignore[assignment]  # not a numeric array
-        if spec.kind == "string":
+        if spec.text:
             return self._strings(spec, sequence)
         return self._numbers(spec, sequence, wire)
 
@@ -203,7 +190,7 @@ class ColumnValidator:
         """What is wrong with one value of feature ``index`` (``None``: nothing). The definition
         of validity; the vectorised checks prove its absence for whole columns."""
         spec = self.specs[index]
-        if spec.kind == "string":
+        if spec.text:
             return _string_problem(spec, value)
         return _number_problem(spec, value, wire)
 
@@ -222,11 +209,10 @@ class ColumnValidator:
         self, spec: ColumnSpec, values: Sequence[Any], wire: WireType | None
     ) -> tuple[Column | None, list[tuple[int, str]]]:
         types = set(map(type, values))
-        allowed = {int} if spec.kind == "integer" else _NUMBER_TYPES
-        if types <= allowed and (wire is None or self._fits(values, types, wire)):
+        if types <= _NUMBER_TYPES and (wire is None or self._fits(values, types, wire)):
             try:
-                array: Column = np.array(values, dtype=spec.numpy_dtype)
-            except OverflowError:  # an integer beyond int64: located below
+                array: Column = np.array(values, dtype=np.float64)
+            except OverflowError:  # an integer beyond float64: located below
                 pass
             else:
                 if float not in types or np.isfinite(array).all():
@@ -257,27 +243,16 @@ class ColumnValidator:
         self, spec: ColumnSpec, values: NDArray[Any]
     ) -> tuple[Column | None, list[tuple[int, str]]]:
         """A column read from binary tensor data: the wire type already fits by construction."""
-        if spec.kind == "string" or values.dtype.kind == "b":  # every value is of the wrong type
+        if spec.text or values.dtype.kind == "b":  # every value is of the wrong type
             got = "a boolean" if values.dtype.kind == "b" else "a number"
             return None, [
-                (row, f"must be {spec.expected}, got {got}") for row in range(len(values))
+                (row, f"must be {_expected(spec)}, got {got}") for row in range(len(values))
             ]
         if values.dtype.kind == "f":
             bad = np.flatnonzero(~np.isfinite(values))
             if bad.size:
                 return None, [(int(row), NOT_FINITE) for row in bad]
-            if spec.kind == "integer":
-                fractional = np.flatnonzero(values != np.round(values))
-                if fractional.size:
-                    return None, [(int(r), "must be an integer, got a number") for r in fractional]
-        if spec.kind == "integer" and values.dtype == np.uint64:
-            too_big = np.flatnonzero(values > _INT64.max)
-            if too_big.size:
-                return None, [
-                    (int(r), f"does not fit a 64-bit integer, got {int(values[r])}")
-                    for r in too_big
-                ]
-        return values.astype(spec.numpy_dtype, copy=False), []
+        return values.astype(np.float64, copy=False), []
 
     def _locate(
         self, spec: ColumnSpec, values: Sequence[Any], wire: WireType | None
@@ -319,23 +294,19 @@ def _string_problem(spec: ColumnSpec, value: Any) -> str | None:
 
 def _number_problem(spec: ColumnSpec, value: Any, wire: WireType | None) -> str | None:
     if type(value) not in _NUMBER_TYPES and not _is_numpy_number(value):
-        return f"must be {spec.expected}, got {json_name(value)}"
-    if spec.kind == "integer" and not _is_integer(value):
-        return f"must be an integer, got {json_name(value)}"
+        return f"must be {_expected(spec)}, got {json_name(value)}"
     problem = wire.problem(value) if wire is not None else None
     if problem is None and not np.isfinite(value):
         problem = NOT_FINITE
-    if problem is None and spec.kind == "integer" and not _INT64.min <= value <= _INT64.max:
-        problem = f"does not fit a 64-bit integer, got {value!r}"
     return problem
+
+
+def _expected(spec: ColumnSpec) -> str:
+    return "a string" if spec.text else "a number"
 
 
 def _is_numpy_number(value: Any) -> bool:
     return isinstance(value, np.integer | np.floating)
-
-
-def _is_integer(value: Any) -> bool:
-    return type(value) is int or isinstance(value, np.integer)
 
 
 def located_error(problems: Sequence[tuple[int, int, str]], locate: Locator) -> InvalidInputError:

@@ -16,11 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from pipeserve.bundle.manifest import FeatureSpec, Manifest
-
-_INT64 = np.iinfo(np.int64)
 
 
 @dataclass(frozen=True)
@@ -48,16 +44,14 @@ def feature_schema(
     seen = ""
     if feature.minimum is not None and feature.maximum is not None:
         seen = f" Seen in training: {feature.minimum:g} to {feature.maximum:g}."
-    if feature.dtype == "string":
+    if feature.is_text:
         # Text (an address) must say something, and is bounded so one field cannot be huge.
         schema = {"type": "string", "minLength": 1, "maxLength": limits.max_string_length}
         categories = _categories(feature, manifest, limits)
         if categories is not None:
             schema["enum"] = categories
     else:
-        schema = {"type": "number" if feature.dtype == "float64" else "integer"}
-        if feature.dtype == "int64":
-            schema.update(minimum=int(_INT64.min), maximum=int(_INT64.max))
+        schema = {"type": feature.json_type}
         if limits.training_ranges and feature.minimum is not None and feature.maximum is not None:
             schema.update(minimum=feature.minimum, maximum=feature.maximum)
     schema["description"] = (

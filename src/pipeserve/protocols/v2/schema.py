@@ -58,7 +58,7 @@ def value_schema(
     """One value of ``feature`` sent in a ``datatype`` tensor (``None``: no value can be)."""
     schema = feature_schema(feature, manifest, limits)
     schema.pop("description", None)
-    if feature.dtype == "string":
+    if feature.is_text:
         return schema
     if datatype in INTEGER_TYPES:
         schema["type"] = "integer"
@@ -111,7 +111,7 @@ def _feature_tensor(
     """A tensor of one feature with ``rows`` rows (``None``: any number up to the limit)."""
     top = limits.max_instances
     branches: list[dict[str, Any]] = []
-    datatypes = ["BYTES"] if feature.dtype == "string" else sorted(NUMERIC_TYPES)
+    datatypes = [feature.v2_datatype] if feature.is_text else sorted(NUMERIC_TYPES)
     for group, value in _datatype_groups(
         lambda datatype: value_schema(feature, manifest, limits, datatype), datatypes
     ):
@@ -170,7 +170,7 @@ def _named(manifest: Manifest, limits: InputLimits, rows: int | None) -> dict[st
 
 def _matrix(manifest: Manifest, limits: InputLimits, rows: int | None) -> dict[str, Any] | None:
     features = manifest.features
-    if any(feature.dtype == "string" for feature in features):
+    if any(feature.is_text for feature in features):
         return None  # a 2-D tensor is refused for models with text features
     width, top = len(features), limits.max_instances
     name = {"type": "string", "not": {"enum": manifest.feature_names}}

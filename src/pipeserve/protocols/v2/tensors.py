@@ -1,6 +1,6 @@
 """Tensor datatypes and data: how values of each datatype are read (JSON, flat or nested, or the
-binary tensor extension) and which range each holds; the one mapping from a feature's dtype to
-the datatype it is listed and sent as."""
+binary tensor extension) and which range each holds. The datatype a feature is listed and sent
+as is the feature's own (:attr:`~pipeserve.bundle.manifest.FeatureSpec.v2_datatype`)."""
 
 from __future__ import annotations
 
@@ -38,11 +38,6 @@ WIRE_TYPES: dict[str, WireType | None] = {
     name: WireType.of(name, BINARY_DTYPES[name]) if name != "FP64" else None
     for name in sorted(NUMERIC_TYPES)
 }
-
-
-def feature_datatype(dtype: str) -> str:
-    """The datatype a feature of the bundle's ``dtype`` is listed (and best sent) as."""
-    return "BYTES" if dtype == "string" else "FP64"
 
 
 def flat_values(tensor: RequestInput, field: str) -> list[Any]:

@@ -1,6 +1,8 @@
 """The benchmark: pipeserve as `make serve` ships it (friendly API and Open Inference Protocol
 V2) against the seed design, FastAPI, a hand-written minimal ONNX app and a bare "hello" on each
-server, all on 127.0.0.1, 2 workers each, loaded by wrk in one interleaved run; ``--peers`` adds
+server, all on 127.0.0.1, 2 workers each, loaded by wrk in one interleaved run (every server
+runs for the whole run; each of ``--rounds`` rounds runs every cell on every server in turn, and
+a cell's rounds are merged); ``--peers`` adds
 MLServer. Then the hostile-client scenario against pipeserve: /healthz and predict latency while
 200 idle and 32 stalled-upload connections are held open.
 
@@ -16,11 +18,14 @@ import argparse
 import datetime
 import itertools
 import os
+import statistics
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,7 +36,14 @@ import pandas as pd
 from benchmarks import report
 from benchmarks.hostile import IDLE, STALLED, hold_hostile, probe_latency
 from benchmarks.servers import WORKERS, RunningServer, ServerError, ServerSpec, running
-from benchmarks.wrk import WrkError, ensure_wrk, run_wrk, write_post_script, wrk_version
+from benchmarks.wrk import (
+    WrkError,
+    WrkResult,
+    ensure_wrk,
+    run_wrk,
+    write_post_script,
+    wrk_version,
+)
 from pipeserve.bundle.io import read_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -260,8 +272,146 @@ def hostile(server: RunningServer, body: bytes) -> dict[str, Any]:
     }
 
 
-def measure_server(
+@dataclass
+class Row:
+    """One row of the table while the run goes on: its server (once started) and its cells'
+    runs, one per round."""
+
+    spec: ServerSpec
+    result: dict[str, Any]
+    server: RunningServer | None = None
+    runs: dict[tuple[int, int], list[WrkResult]] = field(default_factory=dict)
+    failures: dict[tuple[int, int], str] = field(default_factory=dict)
+
+
+def start_row(
     spec: ServerSpec,
+    stack: ExitStack,
+    *,
+    wrk: str,
+    scripts: dict[tuple[str, int], Path],
+    bodies: dict[tuple[str, int], bytes],
+    bundle: Path,
+    log_dir: Path,
+    warmup_s: float,
+) -> Row:
+    """Start ``spec`` (kept running by ``stack`` until the run ends), check its answers and
+    warm it up."""
+    row = Row(
+        spec,
+        {
+            "name": spec.name,
+            "label": spec.label,
+            "app": spec.app,
+            "server": spec.server,
+            "available": spec.unavailable is None,
+            "reason": spec.unavailable,
+            "cells": [],
+        },
+    )
+    if spec.unavailable:
+        log(f"{spec.label}: unavailable: {spec.unavailable}")
+        return row
+    try:
+        server = stack.enter_context(running(spec, root=ROOT, bundle=bundle, log_dir=log_dir))
+        row.result["ready_s"] = server.ready_s
+        log(f"{spec.label}: ready in {server.ready_s:.2f} s")
+        check_answers(server, bodies)
+        url = server.url(spec.predict_path)
+        for size in sorted({batch for batch, _ in cells_of(spec)}):
+            run_wrk(
+                wrk,
+                url,
+                scripts[protocol(spec), size],
+                connections=WARMUP_CONCURRENCY,
+                duration_s=warmup_s,
+            )
+    except (ServerError, WrkError) as error:
+        row.result["available"] = False
+        row.result["reason"] = f"failed: {str(error).splitlines()[0]}"
+        row.result["error_detail"] = str(error)
+        log(f"{spec.label}: {error}")
+        return row
+    row.server = server
+    return row
+
+
+def run_cell(
+    row: Row,
+    cell: tuple[int, int],
+    *,
+    wrk: str,
+    scripts: dict[tuple[str, int], Path],
+    duration_s: float,
+) -> None:
+    """One round of one cell of ``row``."""
+    assert row.server is not None  # noqa: S101  # nosec B101 - only started rows run cells
+    size, connections = cell
+    try:
+        measured = run_wrk(
+            wrk,
+            row.server.url(row.spec.predict_path),
+            scripts[protocol(row.spec), size],
+            connections=connections,
+            duration_s=duration_s,
+        )
+    except WrkError as error:
+        row.failures[cell] = str(error)
+        log(f"  {row.spec.label}: c{connections} batch {size}: failed: {error}")
+        return
+    row.runs.setdefault(cell, []).append(measured)
+    log(
+        f"  {row.spec.label[:44]:<44} c{connections:<3} batch {size:<5}"
+        f" {measured.requests_per_s:>9,.0f} req/s  p50 {measured.p50_ms:.2f} ms"
+        f"  p99 {measured.p99_ms:.2f} ms  errors {measured.errors}"
+    )
+
+
+def merged(runs: list[WrkResult]) -> WrkResult:
+    """A cell's rounds as one result: requests and errors summed over the time they took,
+    each percentile the median of the rounds' (latencies are not kept, only their
+    percentiles), the worst maximum."""
+    return WrkResult(
+        requests=sum(run.requests for run in runs),
+        duration_s=sum(run.duration_s for run in runs),
+        p50_ms=statistics.median(run.p50_ms for run in runs),
+        p90_ms=statistics.median(run.p90_ms for run in runs),
+        p99_ms=statistics.median(run.p99_ms for run in runs),
+        max_ms=max(run.max_ms for run in runs),
+        non_2xx=sum(run.non_2xx for run in runs),
+        socket_errors=sum(run.socket_errors for run in runs),
+    )
+
+
+def finish_row(row: Row, bodies: dict[tuple[str, int], bytes]) -> dict[str, Any]:
+    """``row``'s cells, its workers' memory after the load and (pipeserve) the hostile-client
+    scenario."""
+    if row.server is None:
+        return row.result
+    for cell in cells_of(row.spec):
+        size, connections = cell
+        item: dict[str, Any] = {"concurrency": connections, "batch": size}
+        runs = row.runs.get(cell, [])
+        if cell in row.failures or not runs:
+            item["error"] = row.failures.get(cell, "no run")
+        else:
+            total = merged(runs)
+            item.update(total.as_dict())
+            item["rounds_requests_per_s"] = [round(run.requests_per_s, 1) for run in runs]
+            # Only answered requests delivered rows.
+            ok = max(0, total.requests - total.non_2xx)
+            item["rows_per_s"] = ok * size / total.duration_s
+        row.result["cells"].append(item)
+    row.result["worker_rss_mb"] = [round(v, 1) for v in row.server.worker_rss_mb()]
+    row.result["workers"] = len(row.result["worker_rss_mb"])
+    if row.spec.name == "pipeserve":
+        row.result["hostile"] = hostile(row.server, bodies[protocol(row.spec), 1])
+        log(f"  hostile clients: {row.result['hostile']}")
+    return row.result
+
+
+def interleaved_run(
+    specs: list[ServerSpec],
     *,
     wrk: str,
     scripts: dict[tuple[str, int], Path],
@@ -270,70 +420,37 @@ def measure_server(
     log_dir: Path,
     duration_s: float,
     warmup_s: float,
-) -> dict[str, Any]:
-    """Start ``spec``, warm it up, run every cell, read its workers' memory, stop it."""
-    result: dict[str, Any] = {
-        "name": spec.name,
-        "label": spec.label,
-        "app": spec.app,
-        "server": spec.server,
-        "available": spec.unavailable is None,
-        "reason": spec.unavailable,
-        "cells": [],
-    }
-    if spec.unavailable:
-        log(f"{spec.label}: unavailable: {spec.unavailable}")
-        return result
-    kind = protocol(spec)
-    try:
-        with running(spec, root=ROOT, bundle=bundle, log_dir=log_dir) as server:
-            result["ready_s"] = server.ready_s
-            log(f"{spec.label}: ready in {server.ready_s:.2f} s")
-            check_answers(server, bodies)
-            url = server.url(spec.predict_path)
-            for size in sorted({batch for batch, _ in cells_of(spec)}):
-                run_wrk(
-                    wrk,
-                    url,
-                    scripts[kind, size],
-                    connections=WARMUP_CONCURRENCY,
-                    duration_s=warmup_s,
-                )
-            for size, connections in cells_of(spec):
-                item: dict[str, Any] = {"concurrency": connections, "batch": size}
-                try:
-                    measured = run_wrk(
-                        wrk,
-                        url,
-                        scripts[kind, size],
-                        connections=connections,
-                        duration_s=duration_s,
-                    )
-                except WrkError as error:
-                    item["error"] = str(error)
-                    log(f"  c{connections} batch {size}: failed: {error}")
-                else:
-                    item.update(measured.as_dict())
-                    # Only answered requests delivered rows.
-                    ok = max(0, measured.requests - measured.non_2xx)
-                    item["rows_per_s"] = ok * size / measured.duration_s
-                    log(
-                        f"  c{connections:<3} batch {size:<5} {measured.requests_per_s:>9,.0f}"
-                        f" req/s  p50 {measured.p50_ms:.2f} ms  p99 {measured.p99_ms:.2f} ms"
-                        f"  errors {measured.errors}"
-                    )
-                result["cells"].append(item)
-            result["worker_rss_mb"] = [round(v, 1) for v in server.worker_rss_mb()]
-            result["workers"] = len(result["worker_rss_mb"])
-            if spec.name == "pipeserve":
-                result["hostile"] = hostile(server, bodies[kind, 1])
-                log(f"  hostile clients: {result['hostile']}")
-    except ServerError as error:
-        result["available"] = False
-        result["reason"] = f"failed: {str(error).splitlines()[0]}"
-        result["error_detail"] = str(error)
-        log(f"{spec.label}: {error}")
-    return result
+    rounds: int,
+) -> list[dict[str, Any]]:
+    """Every row's server running at once (idle but for the one being loaded); each round
+    runs every cell on every row, one row after the other, rotating which row goes first, so
+    that the machine's drift over the run falls on every row alike."""
+    with ExitStack() as stack:
+        rows = [
+            start_row(
+                spec,
+                stack,
+                wrk=wrk,
+                scripts=scripts,
+                bodies=bodies,
+                bundle=bundle,
+                log_dir=log_dir,
+                warmup_s=warmup_s,
+            )
+            for spec in specs
+        ]
+        started = [row for row in rows if row.server is not None]
+        order = sorted({cell for row in started for cell in cells_of(row.spec)})
+        for round_index in range(rounds):
+            log(f"round {round_index + 1} of {rounds}")
+            turn = started[round_index % len(started) :] + started[: round_index % len(started)]
+            for cell in order:
+                for row in turn:
+                    if cell in cells_of(row.spec):
+                        run_cell(
+                            row, cell, wrk=wrk, scripts=scripts, duration_s=duration_s / rounds
+                        )
+        return [finish_row(row, bodies) for row in rows]
 
 
 def print_report(results: dict[str, Any]) -> None:
@@ -400,7 +517,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=ROOT / "data" / "prepared" / "test.csv",
         help="CSV of request rows",
     )
-    parser.add_argument("--duration", type=float, default=10, help="seconds per cell [10]")
+    parser.add_argument(
+        "--duration", type=float, default=10, help="seconds per cell, over all rounds [10]"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds, each running every cell once [3]"
+    )
     parser.add_argument(
         "--warmup", type=float, default=2, help="seconds of warm-up per batch size [2]"
     )
@@ -449,26 +571,23 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     # Other work on the machine skews every number: recorded so a reader can judge the run.
     load_before = [round(x, 2) for x in os.getloadavg()]
-    servers = []
     with tempfile.TemporaryDirectory(prefix="pipeserve-bench-") as tmp:
         work = Path(tmp)
         scripts = {
             key: write_post_script(body, work / f"post-{key[0]}-{key[1]}.lua")
             for key, body in bodies.items()
         }
-        for spec in specs:
-            servers.append(
-                measure_server(
-                    spec,
-                    wrk=wrk,
-                    scripts=scripts,
-                    bodies=bodies,
-                    bundle=bundle,
-                    log_dir=work,
-                    duration_s=args.duration,
-                    warmup_s=args.warmup,
-                )
-            )
+        servers = interleaved_run(
+            specs,
+            wrk=wrk,
+            scripts=scripts,
+            bodies=bodies,
+            bundle=bundle,
+            log_dir=work,
+            duration_s=args.duration,
+            warmup_s=args.warmup,
+            rounds=args.rounds,
+        )
     now = datetime.datetime.now(datetime.UTC)
     git = report.git_state(ROOT)
     results = {
@@ -480,6 +599,7 @@ def main(argv: list[str] | None = None) -> int:
         "config": {
             "workers": WORKERS,
             "duration_s": args.duration,
+            "rounds": args.rounds,
             "warmup_s": args.warmup,
             "cells": {"predict": PREDICT_CELLS, "hello": HELLO_CELLS},
             "bundle": str(bundle.relative_to(ROOT) if bundle.is_relative_to(ROOT) else bundle),

@@ -4,13 +4,14 @@ still sees every record."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 import pytest
 
-from pipeserve.logs import JsonFormatter, JsonLines, configure_logging
+from pipeserve.logs import JsonFormatter, JsonLines, configure_logging, flush_lines
 
 
 @pytest.fixture
@@ -29,6 +30,7 @@ def sink(tmp_path: Path) -> Iterator[Path]:
 
 def test_a_direct_line_has_the_fields_of_a_formatted_record(sink: Path) -> None:
     JsonLines("pipeserve.access", "request").info({"status": 200, "model": "iris"})
+    flush_lines()
     logging.getLogger("pipeserve.access").info("request", extra={"status": 200, "model": "iris"})
 
     direct, formatted = (orjson.loads(line) for line in sink.read_text().splitlines())
@@ -51,6 +53,41 @@ def test_records_go_through_logging_when_someone_else_listens(
     assert records
     assert all(r.status == 404 for r in records)  # type: ignore[attr-defined]
     assert isinstance(logging.getLogger("pipeserve").handlers[0].formatter, JsonFormatter)
+
+
+def test_direct_lines_are_written_within_the_flush_interval(sink: Path) -> None:
+    """Buffered (one write for many lines), but never held back longer than 50 ms."""
+    lines = JsonLines("pipeserve.access", "request")
+    for status in range(200, 300):
+        lines.info({"status": status})
+    deadline = time.monotonic() + 5  # generous on a busy machine; the interval is 50 ms
+    while len(sink.read_text().splitlines()) < 100 and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+    statuses = [orjson.loads(line)["status"] for line in sink.read_text().splitlines()]
+    assert statuses == list(range(200, 300))  # every line, in order
+
+
+def test_lines_of_a_closed_stream_never_reach_the_next_one_on_its_descriptor(
+    tmp_path: Path,
+) -> None:
+    configure_logging("INFO", "json")
+    handler = next(h for h in logging.getLogger("pipeserve").handlers if h.formatter)
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    stream = first.open("w", encoding="utf-8")
+    previous = handler.setStream(stream)  # type: ignore[attr-defined]
+    JsonLines("pipeserve.access", "request").info({"status": 500})  # queued, not yet written
+    handler.setStream(previous)  # type: ignore[attr-defined]
+    stream.close()
+    with second.open("w", encoding="utf-8") as stream:  # very likely the same descriptor
+        handler.setStream(stream)  # type: ignore[attr-defined]
+        try:
+            JsonLines("pipeserve.access", "request").info({"status": 200})
+            flush_lines()
+        finally:
+            handler.setStream(previous)  # type: ignore[attr-defined]
+
+    assert [orjson.loads(line)["status"] for line in second.read_text().splitlines()] == [200]
 
 
 def test_nothing_is_written_below_the_level(sink: Path) -> None:

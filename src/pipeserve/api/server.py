@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeserve.api.wsgi import Environ, StartResponse, WSGIApp
+from pipeserve.logs import flush_lines
 from pipeserve.settings import ENV_PREFIX, Settings
 
 if TYPE_CHECKING:
@@ -291,6 +292,7 @@ def _end_worker(seconds: float) -> None:
         "a request has run for %.0f s, longer than PIPESERVE_TIMEOUT: replacing this worker",
         seconds,
     )
+    flush_lines()
     logging.shutdown()
     sys.stderr.flush()
     os._exit(70)  # granian respawns a worker that exits unexpectedly

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from pipeserve.api.server import Gate
+from pipeserve.api.server import FairSlots, Gate
 
 
 def test_the_master_imports_neither_the_app_nor_its_native_libraries() -> None:
@@ -156,3 +156,30 @@ def test_while_draining_every_answer_closes_its_connection() -> None:
 
     assert ("Connection", "close") not in sent[0]
     assert ("Connection", "close") in sent[1]
+
+
+def test_slots_go_to_waiting_requests_in_the_order_they_came() -> None:
+    """A request never waits behind ones that arrived after it (no starved tail at c=64)."""
+    slots = FairSlots(1)
+    slots.acquire()
+    order: list[int] = []
+
+    def wait_for_a_slot(index: int) -> None:
+        slots.acquire()
+        order.append(index)
+        slots.release()
+
+    threads = []
+    for index in range(6):
+        thread = threading.Thread(target=wait_for_a_slot, args=(index,))
+        thread.start()
+        threads.append(thread)
+        deadline = time.monotonic() + 5
+        while slots.waiting < index + 1 and time.monotonic() < deadline:
+            time.sleep(0.001)
+    slots.release()
+    for thread in threads:
+        thread.join(timeout=5)
+
+    assert order == list(range(6))
+    assert slots.waiting == 0

@@ -119,6 +119,8 @@ def render(template: str, result: dict[str, Any], result_file: str) -> str:
         "workers": str(config["workers"]),
         "duration": f"{config['duration_s']:g}",
         "warmup": f"{config['warmup_s']:g}",
+        # Runs before rounds existed ran each cell once.
+        "rounds": str(config.get("rounds", 1)),
         "load_before": _load(config.get("load_average_before")),
         "load_after": _load(config.get("load_average_after")),
         "result_file": result_file,

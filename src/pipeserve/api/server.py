@@ -29,7 +29,6 @@ survive a fork).
 from __future__ import annotations
 
 import gc
-import io
 import logging
 import math
 import os
@@ -38,12 +37,11 @@ import sys
 import tempfile
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeserve.api.wsgi import Environ, StartResponse, WSGIApp
+from pipeserve.api.gate import Gate
+from pipeserve.api.wsgi import WSGIApp
 from pipeserve.logs import flush_lines
 from pipeserve.settings import ENV_PREFIX, Settings
 
@@ -61,8 +59,6 @@ RESPAWN_INTERVAL_S = 0.5
 # keep-alive clients move to a new connection instead of racing the close.
 RETIRE_S = 1.0
 READY_TIMEOUT_S = 120.0
-# Cheap answers that must never queue behind predictions: the kubelet's probes and the scraper.
-UNGATED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 _SHM = Path("/dev/shm")  # noqa: S108  # nosec B108 - memory-backed and writable in the container
 
 
@@ -280,13 +276,6 @@ def _watch_drain(app: Flask, gate: Gate, marker: Path, interval: float = 0.05) -
     threading.Thread(target=watch, name="pipeserve-drain", daemon=True).start()
 
 
-def _closing(start_response: StartResponse) -> StartResponse:
-    def start(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
-        return start_response(status, [*headers, ("Connection", "close")], *args)
-
-    return start
-
-
 def _end_worker(seconds: float) -> None:
     logger.critical(
         "a request has run for %.0f s, longer than PIPESERVE_TIMEOUT: replacing this worker",
@@ -296,134 +285,3 @@ def _end_worker(seconds: float) -> None:
     logging.shutdown()
     sys.stderr.flush()
     os._exit(70)  # granian respawns a worker that exits unexpectedly
-
-
-class FairSlots:
-    """``count`` slots, handed to waiting threads in the order they came.
-
-    Why not a queue or a semaphore: either wakes an arbitrary waiter, and at 64 concurrent
-    clients the unlucky requests waited hundreds of milliseconds (p99 200 ms against a median of
-    17). Each waiter parks on its own lock, and a thread leaving hands its slot straight to the
-    oldest one; without contention a slot costs one lock and a decrement.
-    """
-
-    def __init__(self, count: int) -> None:
-        self._free = count
-        self._lock = threading.Lock()
-        self._waiters: deque[threading.Lock] = deque()
-        self._parking = threading.local()
-
-    def acquire(self) -> None:
-        with self._lock:
-            if self._free:
-                self._free -= 1
-                return
-            parked: threading.Lock | None = getattr(self._parking, "lock", None)
-            if parked is None:
-                parked = self._parking.lock = threading.Lock()
-            parked.acquire()  # held: the next acquire waits until a leaving thread releases it
-            self._waiters.append(parked)
-        parked.acquire()  # woken with the slot of the thread that released it
-        parked.release()
-
-    @property
-    def waiting(self) -> int:
-        """Threads waiting for a slot now."""
-        return len(self._waiters)
-
-    def release(self) -> None:
-        with self._lock:
-            if self._waiters:
-                self._waiters.popleft().release()  # the slot passes on, still taken
-            else:
-                self._free += 1
-
-
-class Gate:
-    """WSGI middleware: read the body first, then run the app in one of ``slots`` slots.
-
-    A declared body no larger than ``max_body_bytes`` is read before the request takes a slot,
-    so a client that stalls half-way through its upload holds only an I/O thread; a larger one
-    is left unread for the app to refuse (413) without reading it. Requests to
-    :data:`UNGATED_PATHS` skip the slots. A watchdog calls ``on_timeout`` with the seconds run
-    when a request has been in the app longer than ``timeout``.
-    """
-
-    def __init__(
-        self,
-        app: WSGIApp,
-        *,
-        slots: int,
-        max_body_bytes: int,
-        timeout: float,
-        on_timeout: Callable[[float], None],
-        tick: float = 1.0,
-    ) -> None:
-        self.app = app
-        self.max_body_bytes = max_body_bytes
-        self.timeout = timeout
-        self._slots = FairSlots(slots)
-        self._started: dict[int, float] = {}
-        self._on_timeout = on_timeout
-        self._tick = tick
-        self._watchdog: threading.Thread | None = None
-        self._lock = threading.Lock()
-        # Set while draining: every answer closes its connection, so that clients stop reusing
-        # keep-alive connections before the worker closes them.
-        self.closing = threading.Event()
-
-    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        self._read_body(environ)
-        if self.closing.is_set():
-            start_response = _closing(start_response)
-        if environ.get("PATH_INFO") in UNGATED_PATHS:
-            return self._run(environ, start_response)
-        slots = self._slots
-        slots.acquire()
-        try:
-            return self._run(environ, start_response)
-        finally:
-            slots.release()
-
-    def _read_body(self, environ: Environ) -> None:
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            return  # the app answers 400
-        if 0 < length <= self.max_body_bytes:
-            environ["wsgi.input"] = io.BytesIO(environ["wsgi.input"].read(length))
-
-    def _run(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        self._ensure_watchdog()
-        key = threading.get_ident()
-        self._started[key] = time.monotonic()
-        try:
-            # pipeserve's responses are complete bodies: buffering keeps the time measured
-            # and the slot held exactly while the app works.
-            result = self.app(environ, start_response)
-            try:
-                return [b"".join(result)]
-            finally:
-                close = getattr(result, "close", None)
-                if close is not None:
-                    close()
-        finally:
-            self._started.pop(key, None)
-
-    def _ensure_watchdog(self) -> None:
-        if self._watchdog is None:
-            with self._lock:
-                if self._watchdog is None:
-                    self._watchdog = threading.Thread(
-                        target=self._watch, name="pipeserve-timeout", daemon=True
-                    )
-                    self._watchdog.start()
-
-    def _watch(self) -> None:
-        while True:
-            time.sleep(self._tick)
-            now = time.monotonic()
-            longest = max((now - t for t in list(self._started.values())), default=0.0)
-            if longest > self.timeout:
-                self._on_timeout(longest)
-                return

@@ -76,3 +76,40 @@ def test_a_failed_model_is_described_without_its_missing_manifest(tmp_path: Path
     assert summarize(model)["ready"] is False
     with pytest.raises(ValueError, match="not ready"):
         FriendlyCodec(entry, max_instances=3)
+
+
+def test_warnings_join_the_items_of_their_rows_only(codec: FriendlyCodec) -> None:
+    probabilities = np.array([[0.1, 0.7, 0.2], [0.5, 0.25, 0.25], [1.0, 0.0, 0.0]])
+    prediction = Prediction(
+        ["versicolor", "setosa", "setosa"],
+        probabilities,
+        warnings={1: ['petal_width: 9 is outside the training range [0.1, 2.5], "x"']},
+    )
+
+    document = orjson.loads(codec.encode(prediction))
+
+    assert [item.get("warnings") for item in document["predictions"]] == [
+        None,
+        ['petal_width: 9 is outside the training range [0.1, 2.5], "x"'],
+        None,
+    ]
+    assert document["predictions"][1]["probabilities"] == {
+        "setosa": 0.5,
+        "versicolor": 0.25,
+        "virginica": 0.25,
+    }
+
+
+def test_labels_alone_and_a_regressor_s_values(codec: FriendlyCodec) -> None:
+    labels_only = orjson.loads(codec.encode(Prediction(["setosa", "virginica"], None)))
+    values = Prediction([], None, values=np.array([1.5, -2.0, np.nan]), warnings={2: ["w"]})
+    regression = orjson.loads(codec.encode(values))
+    nothing = orjson.loads(codec.encode(Prediction([], None, values=np.array([]))))
+
+    assert labels_only["predictions"] == [{"label": "setosa"}, {"label": "virginica"}]
+    assert regression["predictions"] == [
+        {"value": 1.5},
+        {"value": -2.0},
+        {"value": None, "warnings": ["w"]},
+    ]
+    assert nothing["predictions"] == []

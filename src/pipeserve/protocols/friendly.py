@@ -14,7 +14,6 @@ Pure: bytes in, plain data out; no Flask.
 
 from __future__ import annotations
 
-from itertools import repeat
 from typing import Any, Literal
 
 import orjson
@@ -27,12 +26,12 @@ from pipeserve.protocols.instances import InstanceCodec
 from pipeserve.protocols.jsonbody import ensure_unique_keys, loads
 from pipeserve.protocols.policy import (
     DecodedRequest,
+    JsonStrings,
     WireModel,
     boolean,
     refuse_unknown_fields,
     require_list,
     require_object,
-    rounded,
 )
 from pipeserve.protocols.schemas import InputLimits, instances_schema
 
@@ -47,6 +46,8 @@ class FriendlyCodec(InstanceCodec):
         self._model_ref = orjson.dumps(
             {"name": self.manifest.name, "version": self.manifest.version}
         )
+        self._item = b'{"label":%b,"probabilities":' + self.probability_objects.template + b"}"
+        self._labels = JsonStrings(self.classes)
 
     def _decode(self, body: bytes) -> DecodedRequest:
         document = require_object(loads(body))
@@ -61,22 +62,20 @@ class FriendlyCodec(InstanceCodec):
 
     def encode(self, prediction: Prediction, request: DecodedRequest | None = None) -> bytes:
         """The response body for ``prediction``."""
-        items: list[dict[str, Any]]
+        items: list[bytes]
         if prediction.values is not None:  # a regressor: one number per instance
-            items = [{"value": value} for value in prediction.values.tolist()]
+            values = orjson.dumps(prediction.values.tolist())[1:-1]
+            items = [b'{"value":%b}' % value for value in values.split(b",")] if values else []
         elif prediction.probabilities is None:
-            items = [{"label": label} for label in prediction.labels]
+            items = [b'{"label":%b}' % label for label in self._labels.of(prediction.labels)]
         else:
-            # map() keeps building each class -> probability dict in C; the item itself is a
-            # dict display (measured: faster than a dict() of zipped keys).
-            by_class = map(dict, map(zip, repeat(self.classes), rounded(prediction.probabilities)))
-            items = [
-                {"label": label, "probabilities": probabilities}
-                for label, probabilities in zip(prediction.labels, by_class, strict=True)
-            ]
+            item = self._item
+            labels = self._labels.of(prediction.labels)
+            numbers = self.probability_objects.numbers(prediction.probabilities)
+            items = [item % (label, *row) for label, row in zip(labels, numbers, strict=True)]
         for row, warnings in prediction.warnings.items():  # inputs unlike the training data
-            items[row]["warnings"] = warnings
-        return b'{"model":%b,"predictions":%b}' % (self._model_ref, orjson.dumps(items))
+            items[row] = b'%b,"warnings":%b}' % (items[row][:-1], orjson.dumps(warnings))
+        return b'{"model":%b,"predictions":[%b]}' % (self._model_ref, b",".join(items))
 
 
 def request_schema(instance: dict[str, Any], limits: InputLimits) -> dict[str, Any]:

@@ -20,7 +20,12 @@ from pipeserve.protocols.columns import (
     invalid_fields,
     json_name,
 )
-from pipeserve.protocols.policy import DecodedRequest, check_row_count, decode_checked
+from pipeserve.protocols.policy import (
+    DecodedRequest,
+    ProbabilityObjects,
+    check_row_count,
+    decode_checked,
+)
 
 FIELD = "instances"
 
@@ -127,6 +132,7 @@ class InstanceCodec:
             raise ValueError(f"model {entry.label!r} is not ready; it has no input schema")
         self.manifest = entry.manifest
         self.classes = list(entry.manifest.classes)
+        self.probability_objects = ProbabilityObjects(self.classes)
         self.max_instances = max_instances
         self.instances = InstanceDecoder(entry.validator.columns, max_instances, arrays=self.arrays)
 

@@ -6,11 +6,12 @@ the same mistake in the same words (only the field, in each protocol's terms, di
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
+import orjson
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict
 
@@ -100,10 +101,45 @@ def boolean(value: Any, field: str) -> bool:
     return value
 
 
-def rounded(probabilities: NDArray[np.float64]) -> list[list[float]]:
-    """Probabilities as nested lists, rounded for the friendly API and V1."""
-    rows: list[list[float]] = np.round(probabilities, PROBABILITY_DIGITS).tolist()
-    return rows
+class JsonStrings:
+    """Strings known in advance (a model's class names) as JSON, written once."""
+
+    def __init__(self, strings: Sequence[str]) -> None:
+        self._encoded = {text: orjson.dumps(text) for text in strings}
+
+    def of(self, strings: Sequence[str]) -> list[bytes]:
+        """Each of ``strings`` as JSON (one not known in advance written now)."""
+        encoded = self._encoded
+        return [encoded.get(text) or orjson.dumps(text) for text in strings]
+
+
+class ProbabilityObjects:
+    """Each row's rounded probabilities as the JSON object ``{"setosa":0.97,...}`` of one
+    model's classes (the friendly API's and V1's shape), written as bytes.
+
+    Why not dicts for orjson: building a dict per row cost half of a 1000-row response (640
+    against 310 µs for the iris model). Here orjson writes the whole rounded matrix in one call,
+    and a template holding the escaped class names takes each row's numbers: the same bytes
+    orjson writes for the dicts, numbers included (tests/protocols/test_policy.py).
+    """
+
+    def __init__(self, classes: Sequence[str]) -> None:
+        self.width = len(classes)
+        self.template = b"{" + b",".join(orjson.dumps(name) + b":%b" for name in classes) + b"}"
+        """One row's object, a ``%b`` for each class's number."""
+
+    def numbers(self, probabilities: NDArray[np.float64]) -> Iterator[tuple[bytes, ...]]:
+        """Each row's numbers, rounded to :data:`PROBABILITY_DIGITS` digits, as JSON."""
+        if probabilities.size == 0:
+            return iter(())
+        rounded = np.round(probabilities, PROBABILITY_DIGITS).ravel()
+        flat = iter(orjson.dumps(rounded, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1].split(b","))
+        return zip(*([flat] * self.width), strict=False)
+
+    def objects(self, probabilities: NDArray[np.float64]) -> list[bytes]:
+        """Each row's object."""
+        template = self.template
+        return [template % row for row in self.numbers(probabilities)]
 
 
 def place_model_error(

@@ -30,7 +30,6 @@ from pipeserve.protocols.policy import (
     refuse_unknown_fields,
     require_list,
     require_object,
-    rounded,
 )
 from pipeserve.protocols.schemas import InputLimits, instances_schema
 
@@ -68,13 +67,11 @@ class V1Codec(InstanceCodec):
         """The response body for ``prediction``."""
         if prediction.values is not None:  # a regressor: one number per instance
             return orjson.dumps({"predictions": prediction.values.tolist()})
-        document: dict[str, Any] = {"predictions": prediction.labels}
-        if prediction.probabilities is not None:
-            classes = self.classes
-            document["probabilities"] = [
-                dict(zip(classes, row, strict=True)) for row in rounded(prediction.probabilities)
-            ]
-        return orjson.dumps(document)
+        labels = orjson.dumps(prediction.labels)
+        if prediction.probabilities is None:
+            return b'{"predictions":%b}' % labels
+        objects = self.probability_objects.objects(prediction.probabilities)
+        return b'{"predictions":%b,"probabilities":[%b]}' % (labels, b",".join(objects))
 
 
 # --- documented shapes (for the OpenAPI document) ------------------------------------------------

@@ -40,6 +40,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pipeserve.api import memory
 from pipeserve.api.gate import Gate
 from pipeserve.api.wsgi import WSGIApp
 from pipeserve.logs import flush_lines
@@ -205,7 +206,7 @@ def create_wsgi_app() -> WSGIApp:
     """What granian serves in each worker: pipeserve's app behind the :class:`Gate`."""
     from pipeserve.api import create_app  # noqa: PLC0415 - in the worker, after the fork
 
-    _limit_malloc_arenas()
+    memory.limit_arenas()
     settings = Settings()
     app = create_app(settings)
     gate = Gate(
@@ -221,38 +222,12 @@ def create_wsgi_app() -> WSGIApp:
     # pauses (the slowest requests under load) short.
     gc.collect()
     gc.freeze()
+    memory.start_returning_freed_memory()
     if settings.runtime_dir is not None:
         _watch_drain(app, gate, settings.runtime_dir / DRAIN_MARKER)
         # Tells the master (replacing workers on SIGHUP) that this one is about to serve.
         (settings.runtime_dir / f"ready-{os.getpid()}").touch()
     return app
-
-
-# glibc's mallopt parameter for the number of malloc arenas.
-_M_ARENA_MAX = -8
-MALLOC_ARENAS = 2
-
-
-def _limit_malloc_arenas() -> None:
-    """Two malloc arenas per worker, unless ``MALLOC_ARENA_MAX`` says otherwise.
-
-    glibc gives threads that allocate at the same time arenas of their own, up to 8 per core,
-    and each keeps the memory its requests freed: with dozens of threads taking requests, a
-    worker grows by several MiB (measured: 116 against 124 MiB after a minute at 64
-    connections) for no speed that a GIL-bound process could use. The environment variable is
-    read when the master starts, before this fork; set here, it holds from now on."""
-    if "MALLOC_ARENA_MAX" in os.environ or not sys.platform.startswith("linux"):
-        return
-    import ctypes  # noqa: PLC0415
-    import ctypes.util  # noqa: PLC0415
-
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return
-    try:
-        ctypes.CDLL(name).mallopt(_M_ARENA_MAX, MALLOC_ARENAS)
-    except (OSError, AttributeError):  # not glibc (musl has no mallopt arenas): nothing to do
-        return
 
 
 def _watch_drain(app: Flask, gate: Gate, marker: Path, interval: float = 0.05) -> None:

@@ -3,8 +3,9 @@ V2) against the seed design, FastAPI, a hand-written minimal ONNX app and a bare
 server, all on 127.0.0.1, 2 workers each, loaded by wrk in one interleaved run (every server
 runs for the whole run; each of ``--rounds`` rounds runs every cell on every server in turn, and
 a cell's rounds are merged); ``--peers`` adds
-MLServer. Then the hostile-client scenario against pipeserve: /healthz and predict latency while
-200 idle and 32 stalled-upload connections are held open.
+MLServer. Then the hostile-client scenario against pipeserve and the minimal app (on its 4
+threads, and on pipeserve's 64): /healthz and predict latency while 200 idle and 32
+stalled-upload connections are held open.
 
 Run ``make bench`` / ``make bench-peers`` (or ``python -m benchmarks.bench --help`` from the
 project root). It prints the table, the ratios against the serving-core issue's targets, start to
@@ -45,6 +46,7 @@ from benchmarks.wrk import (
     wrk_version,
 )
 from pipeserve.bundle.io import read_manifest
+from pipeserve.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCHES = (1, 1000)
@@ -58,6 +60,13 @@ def log(message: str) -> None:
 # The same server with PIPESERVE_MONITOR_WINDOW=0: the difference is what input monitoring
 # (range checks, drift windows, their metrics) costs per request.
 MONITOR_OFF = "pipeserve-no-monitoring"
+MINIMAL_IO_THREADS = "minimal-io-threads"
+# The minimal app once more with as many threads as pipeserve gives granian to hold stalled
+# uploads (PIPESERVE_IO_THREADS): what the minimal app costs when it must survive them too.
+IO_THREADS: int = Settings.model_fields["io_threads"].default
+# Rows the hostile clients are held against; the minimal app's are the contrast. A server that
+# answers nothing while they are held fails every probe, so those rows probe fewer times.
+HOSTILE_PROBES = {"pipeserve": (20, 5.0), "minimal": (5, 2.0), MINIMAL_IO_THREADS: (5, 2.0)}
 
 # (batch, concurrency) of each cell: one row alone and under load, 1000-row requests.
 PREDICT_CELLS = ((1, 1), (1, 64), (1000, 8))
@@ -116,6 +125,15 @@ def server_specs(model: str, *, peers: bool) -> list[ServerSpec]:
         ),
         ServerSpec(
             "minimal", "minimal Flask + onnxruntime + orjson", "minimal", "granian", "/predict", ()
+        ),
+        ServerSpec(
+            MINIMAL_IO_THREADS,
+            f"minimal app, pipeserve's {IO_THREADS} I/O threads",
+            "minimal",
+            "granian",
+            "/predict",
+            (),
+            threads=IO_THREADS,
         ),
         ServerSpec("hello-granian", "bare Flask hello (granian)", "hello", "granian", "/", ()),
         ServerSpec(
@@ -254,13 +272,21 @@ def hostile(server: RunningServer, body: bytes) -> dict[str, Any]:
     """/healthz and predict latency while 200 idle and 32 stalled-upload connections are held."""
     address = urlsplit(server.base)
     host, port = str(address.hostname), int(address.port or 80)
+    count, timeout = HOSTILE_PROBES[server.spec.name]
     with hold_hostile(host, port, path=server.spec.predict_path):
         probes = probe_latency(
-            host, port, predict_path=server.spec.predict_path, predict_body=body, count=20
+            host,
+            port,
+            predict_path=server.spec.predict_path,
+            predict_body=body,
+            count=count,
+            timeout=timeout,
         )
     return {
         "idle": IDLE,
         "stalled": STALLED,
+        "probes": count,
+        "timeout_s": timeout,
         **{
             probe.name: {
                 "p50_ms": probe.p50_ms,
@@ -404,7 +430,7 @@ def finish_row(row: Row, bodies: dict[tuple[str, int], bytes]) -> dict[str, Any]
         row.result["cells"].append(item)
     row.result["worker_rss_mb"] = [round(v, 1) for v in row.server.worker_rss_mb()]
     row.result["workers"] = len(row.result["worker_rss_mb"])
-    if row.spec.name == "pipeserve":
+    if row.spec.name in HOSTILE_PROBES:
         row.result["hostile"] = hostile(row.server, bodies[protocol(row.spec), 1])
         log(f"  hostile clients: {row.result['hostile']}")
     return row.result

@@ -34,6 +34,10 @@ def create_app() -> Flask:
     def ready() -> dict[str, str]:
         return {"status": "ready"}
 
+    @app.get("/healthz")
+    def healthy() -> dict[str, str]:
+        return {"status": "ok"}
+
     @app.post("/predict")
     def predict() -> Response:
         rows = orjson.loads(request.get_data())["instances"]

@@ -179,6 +179,14 @@ def compute_targets(servers: list[dict[str, Any]]) -> list[Target]:
                 0.75,
             ),
             Target(
+                "one row, c=64: req/s / minimal app on as many threads",
+                candidate,
+                _ratio(rps, value("minimal-io-threads", 64, 1, "requests_per_s")),
+                ">=",
+                0.75,
+                "not the issue's: the minimal app also holding stalled uploads",
+            ),
+            Target(
                 "one row, c=64: req/s / seed design",
                 candidate,
                 _ratio(rps, value("seed", 64, 1, "requests_per_s")),

@@ -50,6 +50,8 @@ class ServerSpec:
     batches: tuple[int, ...]
     env: dict[str, str] = field(default_factory=dict)
     unavailable: str | None = None
+    threads: int = 0
+    """granian's blocking threads for a plain app (0: :data:`THREADS`)."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,7 @@ def command(
             f"--host={LOOPBACK}",
             f"--port={port}",
             f"--workers={WORKERS}",
-            f"--blocking-threads={THREADS}",
+            f"--blocking-threads={spec.threads or THREADS}",
             f"--working-dir={root}",
             "--factory",
             target,

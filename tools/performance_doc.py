@@ -85,21 +85,26 @@ def _ready_table(servers: list[dict[str, Any]]) -> str:
 
 
 def _hostile(servers: list[dict[str, Any]]) -> str:
+    lines = []
     for server in servers:
         held = server.get("hostile") if server["available"] else None
         if not held:
             continue
         probes = "; ".join(
             f"`{name}` p50 {held[name]['p50_ms']:.1f} ms, max {held[name]['max_ms']:.1f} ms, "
-            f"{held[name]['failures']} failed"
+            f"{held[name]['failures']} of {held.get('probes', 20)} failed"
             for name in ("healthz", "predict")
             if name in held
         )
-        return (
-            f"With {held['idle']} idle connections and {held['stalled']} stalled uploads held "
-            f"open against {server['label']}: {probes}."
-        )
-    return "This run has no hostile-client measurement."
+        lines.append(f"- {server['label']}: {probes}.")
+    if not lines:
+        return "This run has no hostile-client measurement."
+    held = next(s["hostile"] for s in servers if s["available"] and s.get("hostile"))
+    return (
+        f"With {held['idle']} idle connections and {held['stalled']} stalled uploads held open "
+        "(a request that gets no answer within its timeout fails; inf: none answered):\n\n"
+        + "\n".join(lines)
+    )
 
 
 def render(template: str, result: dict[str, Any], result_file: str) -> str:

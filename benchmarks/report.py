@@ -179,7 +179,7 @@ def compute_targets(servers: list[dict[str, Any]]) -> list[Target]:
                 0.75,
             ),
             Target(
-                "one row, c=64: req/s / minimal app on as many threads",
+                "one row, c=64: req/s / minimal app, 64 threads",
                 candidate,
                 _ratio(rps, value("minimal-io-threads", 64, 1, "requests_per_s")),
                 ">=",

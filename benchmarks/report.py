@@ -110,6 +110,8 @@ class Target:
     op: str  # ">=" or "<="
     limit: float
     note: str = ""
+    issue: bool = True
+    """False for a ratio shown beside the issue's targets for context, never counted."""
 
     @property
     def met(self) -> bool | None:
@@ -126,6 +128,7 @@ class Target:
             "limit": self.limit,
             "met": self.met,
             "note": self.note,
+            "issue": self.issue,
         }
 
 
@@ -185,6 +188,7 @@ def compute_targets(servers: list[dict[str, Any]]) -> list[Target]:
                 ">=",
                 0.75,
                 "not the issue's: the minimal app also holding stalled uploads",
+                issue=False,
             ),
             Target(
                 "one row, c=64: req/s / seed design",

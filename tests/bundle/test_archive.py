@@ -76,3 +76,21 @@ def test_anything_but_a_skops_archive_is_refused() -> None:
 
     with pytest.raises(ValueError, match="not a skops archive"):
         canonical_skops(buffer.getvalue())
+
+
+def test_equal_strings_give_the_same_bytes_whether_or_not_they_are_one_object() -> None:
+    import numpy as np
+    import skops.io
+
+    from pipeserve.bundle.archive import canonical_skops
+
+    name = "".join(["seto", "sa"])  # built at run time: not interned
+    shared = {"a": np.array([name], dtype=object), "b": np.array([name], dtype=object)}
+    other = "".join(["set", "osa"])
+    apart = {"a": np.array([name], dtype=object), "b": np.array([other], dtype=object)}
+    assert shared["b"][0] is shared["a"][0]
+    assert apart["b"][0] is not apart["a"][0]
+
+    assert canonical_skops(skops.io.dumps(shared)) == canonical_skops(skops.io.dumps(apart))
+    loaded = skops.io.loads(canonical_skops(skops.io.dumps(shared)), trusted=[])
+    assert [list(loaded["a"]), list(loaded["b"])] == [["setosa"], ["setosa"]]

@@ -29,11 +29,28 @@ _GENERATED_NAME = re.compile(
 
 
 class _Renamer:
-    """Numbers ``__id__`` values and generated entry names in order of first appearance."""
+    """Numbers ``__id__`` values and generated entry names in order of first appearance.
+
+    An immutable JSON value (a class name, a number) gets a number of its own at every
+    occurrence: whether two equal strings of a fitted model are one object or two depends on
+    how the run built them (measured: two builds of the iris bundle in two checkouts shared
+    the class names of ``calibrated_classifiers_`` differently), and for a value that cannot
+    change, sharing means nothing once loaded.
+    """
 
     def __init__(self) -> None:
         self.ids: dict[int, int] = {}
         self.files: dict[str, str] = {}
+        self.count = 0
+
+    def _number(self, raw: int, node: dict[str, Any]) -> int:
+        if _is_immutable_value(node):
+            self.count += 1
+            return self.count
+        if raw not in self.ids:
+            self.count += 1
+            self.ids[raw] = self.count
+        return self.ids[raw]
 
     def walk(self, node: Any) -> Any:
         if isinstance(node, list):
@@ -43,7 +60,7 @@ class _Renamer:
         renamed: dict[str, Any] = {}
         for key, value in node.items():
             if key == "__id__" and isinstance(value, int) and not isinstance(value, bool):
-                renamed[key] = self.ids.setdefault(value, len(self.ids) + 1)
+                renamed[key] = self._number(value, node)
             elif key == "file" and "__loader__" in node and isinstance(value, str):
                 renamed[key] = self._file(value)
             else:
@@ -57,6 +74,20 @@ class _Renamer:
         if name not in self.files:
             self.files[name] = f"{len(self.files) + 1}{match.group(1)}"
         return self.files[name]
+
+
+def _is_immutable_value(node: dict[str, Any]) -> bool:
+    """A skops node holding a JSON string, number, boolean or null inline."""
+    if node.get("__loader__") != "JsonNode" or node.get("is_json") is not True:
+        return False
+    content = node.get("content")
+    if not isinstance(content, str):
+        return False
+    try:
+        value = json.loads(content)
+    except ValueError:
+        return False
+    return value is None or isinstance(value, str | int | float | bool)
 
 
 def canonical_skops(data: bytes) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pandas as pd
 import pytest
 from iris_example.pipeline import build
@@ -43,6 +44,12 @@ def test_every_iris_estimator_compiles_and_matches_scikit_learn(
     assert report.max_probability_difference <= TOLERANCE
     # Trees have no double-precision ONNX operator; float32 had to pass the same check.
     assert report.input_dtype == ("float32" if estimator == "decision_tree" else "float64")
+    # The opsets in a fixed order: skl2onnx's follows the run's hash seed.
+    opsets = [
+        (entry.domain, entry.version) for entry in onnx.load_from_string(compiled.onnx).opset_import
+    ]
+    assert opsets == sorted(opsets)
+    assert len(opsets) == 2
 
 
 @pytest.mark.parametrize("estimator", ["svm", "decision_tree", "mlp"])

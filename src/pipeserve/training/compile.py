@@ -104,6 +104,12 @@ def _convert(tail: Pipeline, width: int, dtype_name: str) -> bytes:
             # rebuild of the same pipeline differ in bytes.
             name="pipeserve",
         )
+    # skl2onnx lists the opsets in a set's order, which changes with the hash seed of the run:
+    # sorted, the same pipeline gives the same bytes in every build.
+    opsets = sorted((entry.domain, entry.version) for entry in model.opset_import)
+    del model.opset_import[:]
+    for domain, opset in opsets:
+        model.opset_import.add(domain=domain, version=opset)
     return bytes(model.SerializeToString())
 
 

@@ -34,7 +34,11 @@ class Settings(BaseSettings):
         description="Server worker processes; each loads every model once.",
     )
     threads: int = Field(
-        default=4,
+        # Two, measured (docs/reliability.md): under one GIL more slots only take turns, which
+        # stretched the slowest 1000-row requests (p99/p50 3.1 at 4 slots, 2.3 at 2) for no
+        # throughput; a second slot keeps a worker answering while one request waits on I/O
+        # (an HTTP geocoder).
+        default=2,
         ge=1,
         le=64,
         description="Requests each worker runs in the app at once (health checks and /metrics "

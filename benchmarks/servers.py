@@ -4,8 +4,9 @@ and stops it by the PIDs it started, never by name.
 
 Every server binds a free port on 127.0.0.1 and runs 2 worker processes: ``pipeserve serve``
 with the settings ``make serve`` ships (granian), the plain apps on granian with the same
-numbers, the seed design on Gunicorn's sync workers, FastAPI on uvicorn, and MLServer (its own
-environment, ``.venv-mlserver``) with its defaults.
+numbers (as many blocking threads as pipeserve gives granian, ``PIPESERVE_IO_THREADS``), the
+seed design on Gunicorn's sync workers, FastAPI on uvicorn, and MLServer (its own environment,
+``.venv-mlserver``) with its defaults.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Literal
 
 from benchmarks import harness
 from benchmarks.harness import LOOPBACK, VENV_BIN, ServerError
+from pipeserve.settings import Settings
 
 __all__ = [
     "MLSERVER_BIN",
@@ -31,7 +33,9 @@ __all__ = [
 ]
 
 WORKERS = 2
-THREADS = 4
+# granian's blocking threads for the plain apps: what pipeserve's server runs with, so that
+# "on the same server" means the same server settings (granian's own default is more: 256).
+THREADS: int = Settings.model_fields["io_threads"].default
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks.bench import encode_bodies, server_specs
+from benchmarks.bench import FEW_THREADS, MINIMAL_FEW_THREADS, encode_bodies, server_specs
 from benchmarks.report import (
     compute_targets,
     modified_files,
@@ -21,7 +21,9 @@ from benchmarks.report import (
     targets_markdown,
     write_results,
 )
+from benchmarks.servers import command
 from benchmarks.wrk import MARKER, WrkError, parse_wrk_output, write_post_script
+from pipeserve.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -204,6 +206,21 @@ def test_mlserver_is_a_peer_row_only() -> None:
     assert "mlserver" not in plain
     assert {"pipeserve", "pipeserve-v2", "seed", "fastapi", "minimal", "hello-granian"} <= plain
     assert peers["mlserver"].predict_path == "/v2/models/iris/infer"
+
+
+def test_plain_apps_run_on_pipeserves_server_settings(tmp_path: Path) -> None:
+    """'The minimal app on pipeserve's server' means granian with pipeserve's thread count:
+    the targets compare against it; the 4-thread row is the contrast, in no target."""
+    io_threads = Settings.model_fields["io_threads"].default
+    specs = {s.name: s for s in server_specs("iris", peers=False)}
+
+    def blocking_threads(name: str) -> str:
+        argv, _ = command(specs[name], 8080, tmp_path, tmp_path / "bundle")
+        return next(a for a in argv if a.startswith("--blocking-threads="))
+
+    assert blocking_threads("minimal") == f"--blocking-threads={io_threads}"
+    assert blocking_threads("hello-granian") == f"--blocking-threads={io_threads}"
+    assert blocking_threads(MINIMAL_FEW_THREADS) == f"--blocking-threads={FEW_THREADS}"
 
 
 def test_results_file_is_named_by_date_and_commit(tmp_path: Path) -> None:

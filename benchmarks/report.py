@@ -268,6 +268,8 @@ def targets_markdown(targets: list[dict[str, Any]]) -> str:
     for t in targets:
         shown = "not measured" if t["value"] is None else f"{t['value']:.2f}"
         verdict = {True: "yes", False: "**no**", None: "n/a"}[t["met"]]
+        if not t.get("issue", True):  # context beside the targets, counted in none
+            verdict = f"context, {verdict.strip('*')}"
         lines.append(
             f"| {t['target']} | {t['candidate']} | {shown} | {t['op']} {t['limit']:g} | {verdict} |"
         )
@@ -281,6 +283,8 @@ def format_targets(targets: list[Target]) -> str:
             verdict, value = "n/a", "not measured"
         else:
             verdict, value = ("met" if target.met else "MISSED"), f"{target.value:.2f}"
+            if not target.issue:
+                verdict = f"context, {verdict.lower()}"
         note = f"  ({target.note})" if target.note else ""
         lines.append(
             f"  {target.candidate:<13} {target.name:<52} {value:>12} {target.op} "

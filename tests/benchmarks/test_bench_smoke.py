@@ -173,6 +173,22 @@ def test_targets_of_a_missing_row_are_not_measured() -> None:
     assert "not measured" in targets_markdown([t.as_dict() for t in targets])
 
 
+def test_a_context_ratio_is_marked_as_context_not_as_a_miss() -> None:
+    few_threads = _server(MINIMAL_FEW_THREADS, [(64, 1, 5000, 12, 20)])
+    targets = [
+        t.as_dict() for t in compute_targets([*SERVERS, few_threads]) if t.candidate == "pipeserve"
+    ]
+
+    lines = targets_markdown(targets).splitlines()
+
+    context = [line for line in lines if "minimal app, 4 threads" in line]
+    assert context == [
+        "| one row, c=64: req/s / minimal app, 4 threads | pipeserve | 0.60 | >= 0.75 "
+        "| context, no |"
+    ]
+    assert any(line.endswith("| **no** |") for line in lines)  # a real miss stays bold
+
+
 def test_tables_have_a_line_per_stack_and_say_what_is_unavailable() -> None:
     table = summary_table(SERVERS).splitlines()
     markdown = summary_markdown(SERVERS).splitlines()
